@@ -1,0 +1,100 @@
+"""Checks on a provider document, and the district built from stored providers.
+
+A provider document (spec/brokerage.md) is a problem without a horizon plus the
+rota it delivers. Its meaning is checked the way a problem's is: the provider
+is wrapped in a problem spanning all its datetimes and handed to
+`optimiser.domain.loading.problem_errors`, so the API and the CLI reject the
+same mistakes with the same field paths. The rota is checked for ids that do
+not exist; whether it keeps every rule is `POST /v1/validate`'s job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from optimiser.domain.documents import District, Horizon, Locality, Problem, Provider
+from optimiser.domain.errors import FieldError
+from optimiser.domain.loading import check_mixed_datetimes, problem_errors, route_errors
+
+
+def _stamps(provider: Provider) -> list[datetime]:
+    stamps = [t for c in provider.carers for s in c.shifts for t in (s.start, s.end)]
+    for v in provider.visits:
+        stamps += [v.earliest_start, v.latest_start]
+        if v.preferred_start is not None:
+            stamps.append(v.preferred_start)
+    return stamps
+
+
+def _locality_ids(provider: Provider) -> list[str]:
+    """The localities carers and clients may name: the provider's own list when it has one."""
+    if provider.localities:
+        return list(dict.fromkeys(provider.localities))
+    named = [loc for c in provider.carers for loc in c.localities]
+    named += [c.locality for c in provider.clients if c.locality is not None]
+    return list(dict.fromkeys(named))
+
+
+def as_problem(provider: Provider) -> Problem:
+    """The provider's carers, clients and visits as a problem over their own time span.
+
+    Call only on a provider without mixed naive/aware datetimes (they cannot be ordered).
+    """
+    stamps = _stamps(provider)
+    start, end = (min(stamps), max(stamps)) if stamps else (datetime(2000, 1, 1),) * 2
+    return Problem.model_construct(
+        id=provider.id,
+        horizon=Horizon.model_construct(start=start, end=end),
+        localities=[Locality.model_construct(id=x) for x in _locality_ids(provider)],
+        carers=provider.carers,
+        clients=provider.clients,
+        visits=provider.visits,
+    )
+
+
+def provider_errors(provider: Provider) -> list[FieldError]:
+    """Every semantic error of a schema-valid provider document, with its field path."""
+    errors: list[FieldError] = []
+    check_mixed_datetimes(provider, errors)
+    if errors:
+        return errors
+    # The horizon is made up to span the document, so its own checks say nothing useful.
+    errors = [e for e in problem_errors(as_problem(provider)) if not e.path.startswith("horizon")]
+    errors += _rota_errors(provider)
+    return errors
+
+
+def _rota_errors(provider: Provider) -> list[FieldError]:
+    routes = provider.rota.routes
+    carers = {c.id: c for c in provider.carers}
+    visit_ids = {v.id for v in provider.visits}
+    errors = route_errors(routes, set(carers), "rota.routes")
+    for i, route in enumerate(routes):
+        carer = carers.get(route.carer_id)
+        if carer is not None and route.shift_index >= len(carer.shifts):
+            errors.append(FieldError(
+                f"rota.routes[{i}].shift_index",
+                f"carer {route.carer_id!r} has {len(carer.shifts)} shift(s)",
+            ))
+        for k, stop in enumerate(route.stops):
+            where = f"rota.routes[{i}].stops[{k}]"
+            if stop.visit_id not in visit_ids:
+                errors.append(FieldError(f"{where}.visit_id", f"unknown visit {stop.visit_id!r}"))
+            if stop.end < stop.start:
+                errors.append(FieldError(f"{where}.end", "stop ends before it starts"))
+    return errors
+
+
+def stored_document(provider: Provider) -> dict[str, Any]:
+    """The JSON kept in the database: what the client sent, explicit nulls included.
+
+    `exclude_unset` (not `exclude_none`) because a shift's `start_location: null`
+    means something different from an absent one (travel not counted).
+    """
+    return provider.model_dump(mode="json", exclude_unset=True)
+
+
+def build_district(documents: list[dict[str, Any]], district_id: str = "district") -> District:
+    """The district of stored providers, as `optimiser.match` takes it."""
+    return District(id=district_id, providers=[Provider.model_validate(d) for d in documents])

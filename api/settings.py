@@ -1,0 +1,37 @@
+"""The service's settings: one `Settings` object, read from `CAREROTA_*` environment variables.
+
+Command-line options of `carerota serve` override the environment; tests build a
+`Settings` directly. Nothing else in `api/` reads the environment.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./carerota.db"
+
+
+class Settings(BaseSettings):
+    """How the HTTP service runs. Every field can be set as `CAREROTA_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREROTA_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: an SQLite file (default ./carerota.db) or "
+        "postgresql+psycopg://user:password@host/db",
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="request bodies larger than this get 413"
+    )
+    solve_workers: int = Field(1, ge=1, description="solves run at the same time")
+    solver_threads: int = Field(
+        1, ge=0, description="CP-SAT workers per solve (0 = all cores)"
+    )
+    max_solve_seconds: float = Field(
+        300.0, gt=0, description="cap on a problem's time_limit_seconds"
+    )
+    max_match_seconds: float = Field(
+        120.0, gt=0, description="cap on a match request's time_limit_seconds"
+    )
