@@ -241,7 +241,9 @@ def _index(text: Any, prefix: str, what: str) -> int:
     return int(text[1:])
 
 
-def parse_routes(inst: HhcrspInstance, solution: Mapping[str, Any]) -> dict[int, list[tuple[int, int, float]]]:
+def parse_routes(
+    inst: HhcrspInstance, solution: Mapping[str, Any]
+) -> dict[int, list[tuple[int, int, float]]]:
     """staff -> [(node, service, start)] from the published JSON shape."""
     routes: dict[int, list[tuple[int, int, float]]] = {}
     raw = solution.get("routes")
@@ -270,7 +272,9 @@ def parse_routes(inst: HhcrspInstance, solution: Mapping[str, Any]) -> dict[int,
     return routes
 
 
-def evaluate(inst: HhcrspInstance, solution: Mapping[str, Any], tol: float = TOLERANCE) -> Evaluation:
+def evaluate(
+    inst: HhcrspInstance, solution: Mapping[str, Any], tol: float = TOLERANCE
+) -> Evaluation:
     """Check and price a solution (JSON shape of `best-solutions-ceschia2024/`)."""
     routes = parse_routes(inst, solution)
     bad: list[str] = []
