@@ -190,6 +190,8 @@ def _check_route(p: CompiledProblem, carer: CCarer, shift: CShift, legs: list[_L
         yield Violation("travel", f"{cid} reports {last.route.return_travel_minutes} min back from "
                         f"{lv.id}; the journey takes {t_out}", lv.id, cid)
     for a, b in zip(legs, legs[1:], strict=False):
+        if b.start < a.start:
+            continue  # already reported as `order`; its travel would only repeat it
         va, vb = p.visits[a.visit], p.visits[b.visit]
         t = p.minutes(carer, va.point, vb.point)
         if b.start < a.end + t:
