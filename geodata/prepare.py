@@ -1,21 +1,124 @@
 """Make a problem ready for the solver: resolve places, assign localities, build travel.
 
 The one entry point the CLI and API call before `optimiser.compile_problem`, so
-the optimiser itself never touches maps, postcodes or polygons.
+the optimiser itself never touches maps, postcodes or polygons. The problem
+passed in is never mutated: a new one is returned (pydantic `model_copy`).
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from geodata.localities import index_from_problem
+from geodata.matrix import DEFAULT_MAX_SNAP_M, SnapError, network_travel
+from geodata.postcodes import PostcodeError, lookup
+from geodata.sources import NetworkFileError, cache_dir, open_network
 from optimiser.domain.compiled import problem_points
-from optimiser.domain.documents import Problem
-from optimiser.travel import TravelMatrices
+from optimiser.domain.documents import Carer, Location, Problem
+from optimiser.domain.errors import DocumentError, FieldError
+from optimiser.travel import DEFAULT_SPEED_KMH, TravelMatrices
+
+log = logging.getLogger(__name__)
 
 
 def prepare(problem: Problem) -> tuple[Problem, TravelMatrices | None]:
     """Return the problem with postcodes and localities resolved, and OSM travel if asked.
 
-    Travel is None for the haversine and matrix sources: the optimiser builds those itself.
+    Travel is None for the haversine and matrix sources: the optimiser builds those
+    itself. Every fault (unknown postcode, bad boundary, missing network file, a
+    location far from any usable way) is reported at once as a DocumentError
+    naming its field.
     """
+    errors: list[FieldError] = []
+    problem = resolve_postcodes(problem, errors)
+    problem = assign_localities(problem, errors)
+    if errors:
+        raise DocumentError(errors)
+    if problem.travel.source != "osm":
+        return problem, None
+    return problem, osm_travel(problem)
+
+
+def _resolve(loc: Location | None, path: str, errors: list[FieldError]) -> Location | None:
+    if loc is None or loc.lat is not None or not loc.postcode:
+        return loc
+    try:
+        lat, lon = lookup(loc.postcode)
+    except PostcodeError as exc:
+        errors.append(FieldError(f"{path}.postcode", str(exc)))
+        return loc
+    return loc.model_copy(update={"lat": lat, "lon": lon})
+
+
+def resolve_postcodes(problem: Problem, errors: list[FieldError]) -> Problem:
+    """Give every postcode-only location its Code-Point Open centroid (lat/lon)."""
+    carers: list[Carer] = []
+    for i, carer in enumerate(problem.carers):
+        update: dict[str, object] = {"home": _resolve(carer.home, f"carers[{i}].home", errors)}
+        shifts = []
+        for j, shift in enumerate(carer.shifts):
+            changes = {
+                f"{end}_location": _resolve(getattr(shift, f"{end}_location"),
+                                            f"carers[{i}].shifts[{j}].{end}_location", errors)
+                for end in ("start", "end")
+                if getattr(shift, f"{end}_location") is not None
+            }
+            shifts.append(shift.model_copy(update=changes) if changes else shift)
+        update["shifts"] = shifts
+        carers.append(carer.model_copy(update=update))
+    clients = [
+        c.model_copy(update={"location": _resolve(c.location, f"clients[{i}].location", errors)})
+        for i, c in enumerate(problem.clients)
+    ]
+    return problem.model_copy(update={"carers": carers, "clients": clients})
+
+
+def assign_localities(problem: Problem, errors: list[FieldError]) -> Problem:
+    """Clients without a locality get the first locality whose boundary covers them."""
+    index, bad = index_from_problem(problem.localities)
+    errors.extend(bad)
+    todo = [i for i, c in enumerate(problem.clients)
+            if c.locality is None and c.location.lat is not None]
+    if not index.ids or not todo:
+        return problem
+    found = index.locate([(problem.clients[i].location.lat, problem.clients[i].location.lon)
+                          for i in todo])  # type: ignore[misc]
+    clients = list(problem.clients)
+    for i, locality in zip(todo, found, strict=True):
+        if locality is None:
+            log.info("client %s lies in no locality boundary", clients[i].id)
+            continue
+        clients[i] = clients[i].model_copy(update={"locality": locality})
+    return problem.model_copy(update={"clients": clients})
+
+
+def osm_travel(problem: Problem) -> TravelMatrices:
+    """Network travel over exactly `problem_points(problem)`, per carer mode plus drive.
+
+    `travel.max_snap_m` (an optional extra field, default 500) bounds the straight
+    leg from a location to its network. travel.speed_kmh sets walk, cycle and
+    public_transport speeds; drive speeds come from the map (maxspeed, UK table).
+    """
+    travel = problem.travel
+    if not travel.path:
+        raise DocumentError([FieldError("travel.path", "required when travel.source is 'osm'")])
+    try:
+        network = open_network(Path(travel.path).expanduser())
+    except NetworkFileError as exc:
+        raise DocumentError([FieldError("travel.path", str(exc))]) from exc
+    extra = travel.model_extra or {}
+    max_snap = extra.get("max_snap_m", DEFAULT_MAX_SNAP_M)
+    if not isinstance(max_snap, int | float) or max_snap <= 0:
+        raise DocumentError([FieldError("travel.max_snap_m", "must be a positive number (metres)")])
     keys, coords, where = problem_points(problem)
-    del keys, coords, where
-    return problem, None
+    modes = sorted({c.travel_mode for c in problem.carers} | {"drive"})
+    speeds = {**DEFAULT_SPEED_KMH, **travel.speed_kmh}
+    try:
+        minutes, km = network_travel(network, coords, modes, speeds, float(max_snap), cache_dir())
+    except SnapError as exc:
+        raise DocumentError([
+            FieldError(where[keys[i]], SnapError.describe(mode, exc.limit_m))
+            for i, mode, _ in exc.misses
+        ]) from exc
+    return TravelMatrices(minutes=minutes, km=km)
