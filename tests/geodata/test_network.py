@@ -32,7 +32,8 @@ def idx(network, osm_id: int) -> int:
 
 def test_drivers_detour_by_the_road_bridge_walkers_take_the_footbridge(town) -> None:
     north, south = at(3, MID), at(4, MID)
-    r = {m: mode_matrix(town, m, np.array([north, south]), SPEEDS[m], 500) for m in ("drive", "walk")}
+    pts = np.array([north, south])
+    r = {m: mode_matrix(town, m, pts, SPEEDS[m], 500) for m in ("drive", "walk")}
     # The road bridge is 4 blocks west: 400 m there, 100 m across, 400 m back.
     assert r["drive"].km[0, 1] == pytest.approx(0.9, abs=0.02)
     assert r["walk"].km[0, 1] == pytest.approx(0.1, abs=0.01)
@@ -81,7 +82,8 @@ def test_parallel_edges_take_the_minimum(town) -> None:
     assert metres is not None and 95 < metres[0, 0] < 100
     assert secs[0, 0] == pytest.approx(metres[0, 0] / (30 * 1.609344 / 3.6), rel=0.02)
     g = mode_graph(3, np.array([0, 0, 1, 1, 2]), np.array([1, 1, 2, 0, 0]),
-                   np.array([100.0, 100.0, 50.0, 100.0, 80.0]), np.array([60.0, 10.0, 5.0, 10.0, 8.0]))
+                   np.array([100.0, 100.0, 50.0, 100.0, 80.0]),
+                   np.array([60.0, 10.0, 5.0, 10.0, 8.0]))
     assert g.edges == 4
     assert g.time_s is not None and g.time_s[g.indptr[0]] == 10.0  # not 60, not 70
 
@@ -105,8 +107,9 @@ def test_npz_round_trip_gives_identical_matrices(town, tmp_path: Path) -> None:
     assert np.allclose(km_a, km_b)
 
 
-def test_matrix_cache_hit_returns_the_same_and_skips_dijkstra(town, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_matrix_cache_hit_returns_the_same_and_skips_dijkstra(
+    town, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import geodata.matrix as gm
 
     pts = [at(1, 1), at(6, 6), at(2, 7)]
