@@ -14,6 +14,7 @@ Conventions the spec leaves open (documented in docs/rules.md):
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -166,7 +167,7 @@ def _check_route(p: CompiledProblem, carer: CCarer, shift: CShift, legs: list[_L
         if leg.end - leg.start != v.duration:
             yield Violation("duration", f"{cid}'s stop at {v.id} lasts {leg.end - leg.start} min, not "
                             f"{v.duration}", v.id, cid)
-    for a, b in zip(legs, legs[1:], strict=False):
+    for a, b in itertools.pairwise(legs):
         if b.start < a.start:
             yield Violation("order", f"{cid}'s stops are out of time order: {p.visits[b.visit].id} at "
                             f"{_hm(p, b.start)} after {p.visits[a.visit].id} at {_hm(p, a.start)}",
@@ -189,7 +190,7 @@ def _check_route(p: CompiledProblem, carer: CCarer, shift: CShift, legs: list[_L
     if last.route.return_travel_minutes < t_out:
         yield Violation("travel", f"{cid} reports {last.route.return_travel_minutes} min back from "
                         f"{lv.id}; the journey takes {t_out}", lv.id, cid)
-    for a, b in zip(legs, legs[1:], strict=False):
+    for a, b in itertools.pairwise(legs):
         if b.start < a.start:
             continue  # already reported as `order`; its travel would only repeat it
         va, vb = p.visits[a.visit], p.visits[b.visit]
@@ -203,8 +204,7 @@ def _check_route(p: CompiledProblem, carer: CCarer, shift: CShift, legs: list[_L
     if carer.max_leg is not None:
         yield from _check_max_leg(p, carer, shift, legs)
     if carer.break_after is not None and last.end - first.start > carer.break_after:
-        idle = max((b.start - a.end - b.stop.travel_minutes for a, b in zip(legs, legs[1:],
-                                                                            strict=False)), default=0)
+        idle = max((b.start - a.end - b.stop.travel_minutes for a, b in itertools.pairwise(legs)), default=0)
         if idle < carer.break_minutes:
             yield Violation("break", f"{cid} works {_hm(p, first.start)}-{_hm(p, last.end)} "
                             f"({last.end - first.start} min) with no idle gap of "
@@ -214,7 +214,7 @@ def _check_route(p: CompiledProblem, carer: CCarer, shift: CShift, legs: list[_L
 def _check_max_leg(p: CompiledProblem, carer: CCarer, shift: CShift, legs: list[_Leg]) -> Iterator[Violation]:
     assert carer.max_leg is not None
     points = [p.visits[leg.visit].point for leg in legs]
-    hops = list(zip(points, points[1:], strict=False))
+    hops = list(itertools.pairwise(points))
     if shift.start_point is not None:
         hops.insert(0, (shift.start_point, points[0]))
     if shift.end_point is not None:
@@ -317,7 +317,7 @@ def _check_carer_totals(p: CompiledProblem, routes) -> Iterator[Violation]:
             yield Violation("horizon_cap", f"{carer.id} works {total} min over the horizon, over the "
                             f"{carer.max_total}-min cap", None, carer.id)
         all_legs = sorted((leg for _s, legs in shifts for leg in legs), key=lambda x: (x.start, x.end))
-        for a, b in zip(all_legs, all_legs[1:], strict=False):
+        for a, b in itertools.pairwise(all_legs):
             if b.start < a.end:
                 yield Violation("overlap", f"{carer.id} is at {p.visits[a.visit].id} until "
                                 f"{_hm(p, a.end)} and at {p.visits[b.visit].id} from {_hm(p, b.start)}",

@@ -172,6 +172,12 @@ class Weights(_Doc):
     preferred_start_minute: int = Field(1, ge=0)
     new_carer_for_client: int = Field(30, ge=0, description="client-carer pair not preferred")
     preference_mismatch: int = Field(20, ge=0, description="gender/language preference unmet")
+    distinct_carer: int = Field(
+        10, ge=0, description="per distinct client-carer pair over the horizon (continuity)"
+    )
+    max_lateness_minute: int = Field(
+        0, ge=0, description="per minute of the largest lateness (the HHCRSP sets' Tmax term)"
+    )
 
 
 class Problem(_Doc):

@@ -8,6 +8,7 @@ offset-aware datetimes. All errors are collected, not just the first.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from datetime import datetime
@@ -133,7 +134,7 @@ def problem_errors(problem: Problem) -> list[FieldError]:
                 errors.append(FieldError(where, "shift lies outside the horizon"))
             spans.append((shift.start, shift.end, j))
         spans.sort()
-        for (_s0, e0, j0), (s1, _e1, j1) in zip(spans, spans[1:], strict=False):
+        for (_s0, e0, j0), (s1, _e1, j1) in itertools.pairwise(spans):
             if s1 < e0:
                 errors.append(
                     FieldError(f"carers[{i}].shifts[{j1}]", f"overlaps shifts[{j0}] of the same carer")

@@ -1,0 +1,338 @@
+"""Synchronisation-aware cheapest insertion: the starting rota for the search.
+
+Why this shape: CP-SAT finds nothing useful at 150+ visits without a complete
+starting point (solver-lab notes), and routing libraries cannot insert a
+double-up's two slots together. Here every *group* of slots that must start
+at the same minute (a double-handed visit, or a 0-0 `follows` pair) is
+inserted at once: each candidate vehicle offers the time intervals its gaps
+allow, and a sweep over start minutes picks the cheapest set of distinct
+carers sharing one start. Placed stops keep their start minutes (no pushing),
+which keeps every check local and exact; re-timing is the LNS's job.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from optimiser.domain.compiled import CompiledProblem
+from optimiser.plan import Plan, mismatch, vehicle_work
+from optimiser.prune import Eligibility
+
+INF = 10**9
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A place in vehicle k's route where a visit fits, starting anywhere in [lo, hi]."""
+
+    vehicle: int
+    position: int
+    lo: int
+    hi: int
+    delta_travel: int
+
+
+class Builder:
+    """Inserts visit groups into a plan, keeping every rule of the spec."""
+
+    def __init__(self, p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
+                 banned: frozenset[int] = frozenset()) -> None:
+        self.p, self.el = p, el
+        self.plan = plan.copy() if plan is not None else Plan.empty(len(el.vehicles))
+        self.banned = banned  # visits never to insert (e.g. kept out by the caller)
+        n = len(p.point_keys)
+        self.rows = {m: (mat.tolist() if n <= 4000 else mat) for m, mat in p.travel.minutes.items()}
+        self.followers: dict[int, list[int]] = defaultdict(list)
+        for v in p.visits:
+            if v.follows is not None and not v.follows.synchronised:
+                self.followers[v.follows.pred].append(v.index)
+        self._refresh_books()
+
+    # --- bookkeeping -------------------------------------------------------
+    def _refresh_books(self) -> None:
+        self.work_day: dict[tuple[int, int], int] = defaultdict(int)
+        self.work_total: dict[int, int] = defaultdict(int)
+        self.client_carers: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for k, route in enumerate(self.plan.routes):
+            c = self.el.vehicles[k].carer
+            for day, minutes in self.vehicle_work(k, route).items():
+                self.work_day[(c, day)] += minutes
+                self.work_total[c] += minutes
+            for v in route:
+                self.client_carers[self.p.visits[v].client][c] += 1
+
+    def t(self, k: int, a: int | None, b: int | None) -> int:
+        if a is None or b is None:
+            return 0
+        mode = self.p.carers[self.el.vehicles[k].carer].mode
+        mat = self.rows.get(mode, self.rows["drive"])
+        return int(mat[a][b])
+
+    def vehicle_work(self, k: int, route: Sequence[int], extra: dict[int, int] | None = None
+                     ) -> dict[int, int]:
+        """Visit + travel minutes per calendar day of a route, as the validator counts them."""
+        starts = self.plan.start if extra is None else {**self.plan.start, **extra}
+        return vehicle_work(self.p, self.el, k, list(route), starts)
+
+    # --- candidate gaps ----------------------------------------------------
+    def bounds(self, v: int) -> tuple[int, int]:
+        """Start interval of visit v from its window and assigned `follows` partners."""
+        vis = self.p.visits[v]
+        lo, hi = vis.earliest, self.el.latest_of[v]
+        f = vis.follows
+        if f is not None and not f.synchronised and f.pred in self.plan.start:
+            ps = self.plan.start[f.pred]
+            lo, hi = max(lo, ps + f.lo), min(hi, ps + f.hi)
+        for w in self.followers.get(v, ()):
+            if w in self.plan.start:
+                fw = self.p.visits[w].follows
+                assert fw is not None
+                ws = self.plan.start[w]
+                lo, hi = max(lo, ws - fw.hi), min(hi, ws - fw.lo)
+        return lo, hi
+
+    def gaps(self, k: int, v: int, lo_v: int, hi_v: int) -> Iterable[Gap]:
+        """Every gap of vehicle k's route where visit v fits inside [lo_v, hi_v]."""
+        p, veh = self.p, self.el.vehicles[k]
+        carer = p.carers[veh.carer]
+        vis = p.visits[v]
+        route = self.plan.routes[k]
+        prev_pt, prev_end = veh.shift.start_point, veh.shift.start
+        max_leg = carer.max_leg
+        for i in range(len(route) + 1):
+            if prev_end > hi_v:
+                return
+            if i < len(route):
+                nxt = p.visits[route[i]]
+                next_pt, next_start = nxt.point, self.plan.start[route[i]]
+            else:
+                next_pt, next_start = veh.shift.end_point, veh.shift.end
+            t1 = self.t(k, prev_pt, vis.point)
+            t2 = self.t(k, vis.point, next_pt)
+            lo = max(lo_v, prev_end + t1)
+            hi = min(hi_v, next_start - t2 - vis.duration)
+            if lo <= hi and (max_leg is None or (t1 <= max_leg and t2 <= max_leg)):
+                t0 = self.t(k, prev_pt, next_pt) if route else 0
+                yield Gap(k, i, lo, hi, t1 + t2 - t0)
+            if i < len(route):
+                prev_pt, prev_end = next_pt, next_start + nxt.duration
+
+    def slot_cost(self, gap: Gap, v: int) -> int:
+        """Objective increase (without the start-time terms) of doing v in this gap."""
+        w = self.p.problem.weights
+        c = self.el.vehicles[gap.vehicle].carer
+        client = self.p.visits[v].client
+        cost = w.travel_minute * gap.delta_travel
+        if self.client_carers[client].get(c, 0) == 0:
+            cost += w.distinct_carer
+            if self.p.carers[c].id not in self.p.clients[client].preferred:
+                cost += w.new_carer_for_client
+        if mismatch(self.p, c, v):
+            cost += w.preference_mismatch
+        return cost
+
+    def time_cost(self, v: int, start: int) -> int:
+        w = self.p.problem.weights
+        vis = self.p.visits[v]
+        cost = w.lateness_minute * max(0, start - vis.latest)
+        if vis.preferred is not None:
+            cost += w.preferred_start_minute * abs(start - vis.preferred)
+        return cost
+
+    # --- exact checks of a chosen placement -----------------------------------
+    def placement_ok(self, placements: list[tuple[Gap, int]], start: int) -> bool:
+        """Caps, breaks and max distinct carers for a group placed at `start`."""
+        p = self.p
+        new_by_client: dict[int, set[int]] = defaultdict(set)
+        seen_carers: set[int] = set()
+        for gap, v in placements:
+            c = self.el.vehicles[gap.vehicle].carer
+            if c in seen_carers:
+                return False
+            seen_carers.add(c)
+            client = p.visits[v].client
+            if self.client_carers[client].get(c, 0) == 0:
+                new_by_client[client].add(c)
+            carer = p.carers[c]
+            route = list(self.plan.routes[gap.vehicle])
+            old = self.vehicle_work(gap.vehicle, route)
+            route.insert(gap.position, v)
+            new = self.vehicle_work(gap.vehicle, route, {v: start})
+            if carer.max_day is not None:
+                for day, minutes in new.items():
+                    if self.work_day[(c, day)] - old.get(day, 0) + minutes > carer.max_day:
+                        return False
+            if carer.max_total is not None and (
+                self.work_total[c] - sum(old.values()) + sum(new.values()) > carer.max_total
+            ):
+                return False
+            if carer.break_after is not None and not self.break_ok(gap.vehicle, route, {v: start}):
+                return False
+        for client, carers in new_by_client.items():
+            limit = p.clients[client].max_distinct
+            if limit is not None and len(self.client_carers[client]) + len(carers) > limit:
+                return False
+        return True
+
+    def break_ok(self, k: int, route: list[int], extra: dict[int, int]) -> bool:
+        carer = self.p.carers[self.el.vehicles[k].carer]
+        assert carer.break_after is not None
+        starts = {**self.plan.start, **extra}
+        first = starts[route[0]]
+        last = starts[route[-1]] + self.p.visits[route[-1]].duration
+        if last - first <= carer.break_after:
+            return True
+        for a, b in itertools.pairwise(route):
+            va, vb = self.p.visits[a], self.p.visits[b]
+            idle = starts[b] - starts[a] - va.duration - self.t(k, va.point, vb.point)
+            if idle >= carer.break_minutes:
+                return True
+        return False
+
+    # --- insertion -------------------------------------------------------------
+    def insert_group(self, group: Sequence[int]) -> bool:
+        """Insert every slot of `group` (visits starting together) or none; True if placed."""
+        if any(v in self.banned or v in self.plan.start or not self.el.vehicles_of[v]
+               for v in group):
+            return False
+        lo, hi = -INF, INF
+        for v in group:
+            a, b = self.bounds(v)
+            lo, hi = max(lo, a), min(hi, b)
+        if lo > hi:
+            return False
+        slots = [v for v in group for _ in range(self.p.visits[v].required)]
+        cands: dict[int, list[tuple[Gap, int]]] = {}
+        for v in group:
+            cands[v] = [(g, self.slot_cost(g, v)) for k in self.el.vehicles_of[v]
+                        for g in self.gaps(k, v, lo, hi)]
+            if not cands[v]:
+                return False
+        times = sorted({g.lo for v in group for g, _ in cands[v]})
+        if len(slots) == 1:
+            return self._place_single(slots[0], cands[slots[0]])
+        return self._place_synchronised(slots, cands, times)
+
+    def _place_single(self, v: int, cands: list[tuple[Gap, int]]) -> bool:
+        ranked = sorted(cands, key=lambda gc: (gc[1] + self.time_cost(v, gc[0].lo), gc[0].lo))
+        for gap, _cost in ranked[:12]:
+            if self.placement_ok([(gap, v)], gap.lo):
+                self._commit([(gap, v)], gap.lo)
+                return True
+        return False
+
+    def _place_synchronised(self, slots: list[int], cands: dict[int, list[tuple[Gap, int]]],
+                            times: list[int]) -> bool:
+        best: tuple[int, int, list[tuple[Gap, int]]] | None = None
+        tried = 0
+        for t in times:
+            options = {v: sorted(((c, g) for g, c in cands[v] if g.lo <= t <= g.hi),
+                                 key=lambda cg: cg[0])[:4] for v in set(slots)}
+            choice = self._distinct(slots, options)
+            if choice is None:
+                continue
+            total = sum(c for c, _ in choice) + sum(self.time_cost(v, t) for v in set(slots))
+            if best is None or total < best[0]:
+                placements = [(g, v) for (_c, g), v in zip(choice, slots, strict=True)]
+                if self.placement_ok(placements, t):
+                    best = (total, t, placements)
+            tried += 1
+            if tried > 200:
+                break
+        if best is None:
+            return False
+        self._commit(best[2], best[1])
+        return True
+
+    def _distinct(self, slots: list[int], options: dict[int, list[tuple[int, Gap]]]
+                  ) -> list[tuple[int, Gap]] | None:
+        """Cheapest choice of one option per slot with pairwise different carers (tiny DFS)."""
+        best: tuple[int, list[tuple[int, Gap]]] | None = None
+
+        def dfs(i: int, used: set[int], acc: list[tuple[int, Gap]], cost: int) -> None:
+            nonlocal best
+            if best is not None and cost >= best[0]:
+                return
+            if i == len(slots):
+                best = (cost, list(acc))
+                return
+            for c, g in options[slots[i]]:
+                carer = self.el.vehicles[g.vehicle].carer
+                if carer in used:
+                    continue
+                used.add(carer)
+                acc.append((c, g))
+                dfs(i + 1, used, acc, cost + c)
+                acc.pop()
+                used.discard(carer)
+
+        dfs(0, set(), [], 0)
+        return None if best is None else best[1]
+
+    def _commit(self, placements: list[tuple[Gap, int]], start: int) -> None:
+        for gap, v in placements:
+            k = gap.vehicle
+            c = self.el.vehicles[k].carer
+            old = self.vehicle_work(k, self.plan.routes[k])
+            self.plan.routes[k].insert(gap.position, v)
+            self.plan.start[v] = start
+            new = self.vehicle_work(k, self.plan.routes[k])
+            for day in set(old) | set(new):
+                self.work_day[(c, day)] += new.get(day, 0) - old.get(day, 0)
+            self.work_total[c] += sum(new.values()) - sum(old.values())
+            self.client_carers[self.p.visits[v].client][c] += 1
+
+    def remove(self, visits: Iterable[int]) -> None:
+        """Take visits out of the plan (their whole group must be removed by the caller)."""
+        gone = set(visits)
+        for k, route in enumerate(self.plan.routes):
+            if any(v in gone for v in route):
+                self.plan.routes[k] = [v for v in route if v not in gone]
+        for v in gone:
+            self.plan.start.pop(v, None)
+        self._refresh_books()
+
+
+def groups(p: CompiledProblem) -> list[list[int]]:
+    """Visits that must start together: 0-0 `follows` pairs joined, others alone."""
+    parent = list(range(len(p.visits)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for v in p.visits:
+        if v.follows is not None and v.follows.synchronised:
+            parent[find(v.index)] = find(v.follows.pred)
+    out: dict[int, list[int]] = defaultdict(list)
+    for v in p.visits:
+        out[find(v.index)].append(v.index)
+    return list(out.values())
+
+
+def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
+              banned: frozenset[int] = frozenset()) -> Plan:
+    """A complete valid rota: hard groups first (double-ups, critical), then the rest by time."""
+    builder = Builder(p, el, plan, banned)
+    todo = [g for g in groups(p) if not any(v in builder.plan.start for v in g)]
+
+    def hard(g: list[int]) -> bool:
+        return len(g) > 1 or any(p.visits[v].required > 1 or p.visits[v].priority == "critical"
+                                 for v in g)
+
+    def key(g: list[int]) -> tuple[int, int, int]:
+        return (min(el.latest_of[v] for v in g), min(p.visits[v].earliest for v in g),
+                -sum(p.visits[v].duration for v in g))
+
+    first = sorted((g for g in todo if hard(g)), key=key)
+    rest = sorted((g for g in todo if not hard(g)), key=key)
+    failed = [g for g in first + rest if not builder.insert_group(g)]
+    for g in failed:  # a second chance once everything else is in place
+        builder.insert_group(g)
+    builder.plan.sort_routes()
+    return builder.plan

@@ -1,0 +1,139 @@
+"""Prune before modelling: which vehicle (carer shift) may do which visit.
+
+A *vehicle* is one shift of one carer: routes live inside shifts, so the
+solver's unit of routing is the shift. Eligibility applies every rule that
+involves one carer and one visit alone (skills, gender, exclusions,
+localities, shift and window overlap, reach and walkers' max leg) so the
+CP-SAT models never carry a literal that could only be false. The same
+cascade yields the spec's reason codes for visits nobody can take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from optimiser.domain.compiled import CCarer, CompiledProblem, CShift, CVisit
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One shift of one carer: the unit a route belongs to."""
+
+    index: int
+    carer: int
+    shift: CShift
+
+    @property
+    def start(self) -> int:
+        return self.shift.start
+
+    @property
+    def end(self) -> int:
+        return self.shift.end
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who may do what: `vehicles_of[v]` lists vehicle indices eligible for visit v."""
+
+    vehicles: tuple[Vehicle, ...]
+    vehicles_of: tuple[tuple[int, ...], ...]
+    reasons: tuple[tuple[str, ...], ...]  # for visits with no (or too few) eligible vehicles
+    latest_of: tuple[int, ...]  # latest start the solver may use (window end, or horizon if penalised)
+
+    def eligible_carers(self, v: int) -> set[int]:
+        return {self.vehicles[k].carer for k in self.vehicles_of[v]}
+
+
+def carer_may_serve(p: CompiledProblem, carer: CCarer, visit: CVisit) -> str | None:
+    """The first carer-level rule that forbids this pair, as a reason code, or None."""
+    client = p.clients[visit.client]
+    if not visit.skills <= carer.skills:
+        return "no_carer_with_skills"
+    if carer.id in client.excluded or (
+        client.required_gender is not None and carer.gender != client.required_gender
+    ):
+        return "excluded_or_gender"
+    if carer.localities and client.locality is not None and client.locality not in carer.localities:
+        return "outside_carer_localities"
+    return None
+
+
+def vehicle_may_serve(p: CompiledProblem, carer: CCarer, shift: CShift, visit: CVisit,
+                      latest: int) -> str | None:
+    """Shift/window overlap and reach for one shift, as a reason code, or None."""
+    if shift.start > latest or shift.end < visit.earliest + visit.duration:
+        return "no_shift_covers_window"
+    t_in = p.minutes(carer, shift.start_point, visit.point) if shift.start_point is not None else 0
+    t_out = p.minutes(carer, visit.point, shift.end_point) if shift.end_point is not None else 0
+    if max(visit.earliest, shift.start + t_in) > latest:
+        return "travel_too_far"
+    if max(visit.earliest, shift.start + t_in) + visit.duration + t_out > shift.end:
+        return "travel_too_far"
+    if carer.max_leg is not None and (t_in > carer.max_leg or t_out > carer.max_leg):
+        return "travel_too_far"
+    return None
+
+
+_CASCADE = ("no_carer_with_skills", "excluded_or_gender", "outside_carer_localities",
+            "no_shift_covers_window", "travel_too_far")
+
+
+def build_eligibility(p: CompiledProblem) -> Eligibility:
+    """Compute vehicles, eligible vehicles per visit and reason codes for the hopeless."""
+    vehicles = tuple(
+        Vehicle(len_, c.index, s)
+        for len_, (c, s) in enumerate((c, s) for c in p.carers for s in c.shifts)
+    )
+    by_carer: dict[int, list[Vehicle]] = {}
+    for veh in vehicles:
+        by_carer.setdefault(veh.carer, []).append(veh)
+    latest_of = tuple(
+        max(v.latest, min(p.horizon_end - v.duration, v.latest + 24 * 60))
+        if p.lateness_penalised else v.latest
+        for v in p.visits
+    )
+    vehicles_of: list[tuple[int, ...]] = []
+    reasons: list[tuple[str, ...]] = []
+    for v in p.visits:
+        best = -1  # deepest stage of the cascade any carer passed
+        ok: list[int] = []
+        for carer in p.carers:
+            why = carer_may_serve(p, carer, v)
+            if why is not None:
+                best = max(best, _CASCADE.index(why) - 1)
+                continue
+            best = max(best, 2)  # passed every carer-level rule: a shift is what is missing
+            for veh in by_carer.get(carer.index, []):
+                why = vehicle_may_serve(p, carer, veh.shift, v, latest_of[v.index])
+                if why is None:
+                    ok.append(veh.index)
+                else:
+                    best = max(best, _CASCADE.index(why) - 1)
+        vehicles_of.append(tuple(ok))
+        if ok:
+            reasons.append(())
+        else:
+            reasons.append((_CASCADE[best + 1],))
+    reasons = _pair_reasons(p, vehicles, vehicles_of, reasons)
+    return Eligibility(vehicles, tuple(vehicles_of), tuple(reasons), latest_of)
+
+
+def _pair_reasons(p: CompiledProblem, vehicles, vehicles_of, reasons) -> list[tuple[str, ...]]:
+    """Double-ups need two distinct eligible carers; a 0-0 pair needs one for each side."""
+    out = list(reasons)
+    for v in p.visits:
+        carers = {vehicles[k].carer for k in vehicles_of[v.index]}
+        if v.required == 2 and len(carers) == 1 and not out[v.index]:
+            out[v.index] = ("no_second_carer_free",)
+        f = v.follows
+        if f is not None and f.synchronised:
+            mine = carers
+            theirs = {vehicles[k].carer for k in vehicles_of[f.pred]}
+            if out[f.pred] and not out[v.index]:
+                out[v.index] = ("no_second_carer_free",)
+            elif out[v.index] and not out[f.pred]:
+                out[f.pred] = ("no_second_carer_free",)
+            elif not out[v.index] and len(mine | theirs) < 2:
+                out[v.index] = out[f.pred] = ("no_second_carer_free",)
+    return out

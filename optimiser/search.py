@@ -1,0 +1,178 @@
+"""Improve a valid rota: exact CP-SAT when small, large-neighbourhood search when not.
+
+Why LNS with exact sub-solves: one monolithic CP-SAT model stops finding
+anything useful beyond ~150 visits (solver-lab notes), but a neighbourhood of
+a few carers close in space and time (<= ~60 visits) is re-solved to
+optimality in about a second from a complete hint. Every accepted step is a
+valid rota, so stopping at any moment returns the best one found.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ortools.sat.python import cp_model
+
+from optimiser.domain.compiled import CompiledProblem
+from optimiser.model import Neighbourhood, build_model, extract
+from optimiser.plan import Plan, score
+from optimiser.prune import Eligibility
+
+if TYPE_CHECKING:
+    from optimiser.solve import Result, SolveOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Adaptive:
+    """Neighbourhood size that grows while sub-solves prove optimality and shrinks when not."""
+
+    vehicles: int = 4
+    max_visits: int = 32
+    sub_seconds: float = 1.5
+
+    def update(self, proved: bool) -> None:
+        if proved:
+            self.vehicles = min(self.vehicles + 1, 14)
+        else:
+            self.vehicles = max(self.vehicles - 1, 2)
+
+
+def _configure(solver: cp_model.CpSolver, options: SolveOptions, seconds: float) -> None:
+    params = solver.parameters
+    params.max_time_in_seconds = max(0.05, seconds)
+    workers = options.workers or os.cpu_count() or 1
+    params.num_workers = workers
+    params.random_seed = options.seed
+    params.cp_model_probing_level = 0  # presolve probing dominated sub-solve time (solver lab)
+    if workers == 1:
+        params.max_deterministic_time = max(0.05, seconds)  # reproducible for a seed
+
+
+def _solve(p: CompiledProblem, el: Eligibility, plan: Plan, hood: Neighbourhood,
+           options: SolveOptions, seconds: float) -> tuple[Plan | None, bool, float | None]:
+    """Re-solve one neighbourhood; returns (plan or None, proved optimal, bound)."""
+    built = build_model(p, el, plan, hood)
+    solver = cp_model.CpSolver()
+    _configure(solver, options, seconds)
+    status = solver.Solve(built.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, False, None
+    return extract(p, el, plan, built, solver), status == cp_model.OPTIMAL, solver.BestObjectiveBound()
+
+
+def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
+            deadline: float, must: frozenset[int]) -> Result:
+    """Best plan found before the deadline; optimal only when the whole model is proved."""
+    from optimiser.solve import Result
+
+    if not p.visits or not el.vehicles:
+        return Result(plan, True, 0.0)
+    coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
+    if len(coverable) <= options.full_model_max_visits:
+        hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
+        remaining = deadline - time.monotonic()
+        new, proved, bound = _solve(p, el, plan, hood, options, remaining * 0.95)
+        if new is not None and score(p, el, new).total <= score(p, el, plan).total:
+            return Result(new, proved, bound)
+        return Result(plan, False, bound)
+    return Result(_lns(p, el, plan, options, deadline, must), False, None)
+
+
+def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions, deadline: float,
+         must: frozenset[int]) -> Plan:
+    rng = random.Random(options.seed)
+    state = _Adaptive()
+    best = plan
+    best_score = score(p, el, best).total
+    rep = _representative_points(p, el, best)
+    iterations = improved = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining < 0.2:
+            break
+        hood = _choose(p, el, best, rng, state, rep, must)
+        if hood is None:
+            break
+        new, proved, _bound = _solve(p, el, best, hood, options, min(state.sub_seconds, remaining - 0.1))
+        iterations += 1
+        if new is not None:
+            new_score = score(p, el, new).total
+            if new_score <= best_score:
+                if new_score < best_score:
+                    improved += 1
+                best, best_score = new, new_score
+                for k in hood.vehicles:
+                    rep[k] = _rep_point(p, el, best, k)
+        state.update(proved)
+    log.info("LNS: %d neighbourhoods, %d improvements, objective %d", iterations, improved,
+             best_score)
+    return best
+
+
+def _rep_point(p: CompiledProblem, el: Eligibility, plan: Plan, k: int) -> int:
+    route = plan.routes[k]
+    if route:
+        return p.visits[route[len(route) // 2]].point
+    veh = el.vehicles[k]
+    return veh.shift.start_point if veh.shift.start_point is not None else p.carers[veh.carer].home_point
+
+
+def _representative_points(p: CompiledProblem, el: Eligibility, plan: Plan) -> list[int]:
+    return [_rep_point(p, el, plan, k) for k in range(len(el.vehicles))]
+
+
+def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random, state: _Adaptive,
+            rep: list[int], must: frozenset[int]) -> Neighbourhood | None:
+    """A few vehicles close in space and overlapping in time, their visits, and nearby orphans."""
+    drive = p.travel.for_mode("drive")
+    unassigned = [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
+    if unassigned and rng.random() < 0.5:
+        orphan = rng.choice(unassigned)
+        seed_k = rng.choice(el.vehicles_of[orphan])
+    else:
+        used = [k for k, r in enumerate(plan.routes) if r] or list(range(len(el.vehicles)))
+        seed_k = rng.choice(used)
+    seed = el.vehicles[seed_k]
+
+    def overlap(k: int) -> bool:
+        s = el.vehicles[k].shift
+        return s.start < seed.shift.end and seed.shift.start < s.end
+
+    others = [k for k in range(len(el.vehicles)) if k != seed_k and overlap(k)]
+    others.sort(key=lambda k: (int(drive[rep[seed_k], rep[k]]) + rng.random() * 5))
+    chosen = [seed_k]
+    n_visits = len(plan.routes[seed_k])
+    for k in others:
+        if len(chosen) >= state.vehicles or n_visits + len(plan.routes[k]) > state.max_visits:
+            continue
+        chosen.append(k)
+        n_visits += len(plan.routes[k])
+    visits = {v for k in chosen for v in plan.routes[k]}
+    chosen_set = set(chosen)
+    room = max(3, min(2 * len(chosen), state.max_visits - len(visits)))
+    near = sorted(
+        (v for v in unassigned if any(k in chosen_set for k in el.vehicles_of[v])),
+        key=lambda v: int(drive[rep[seed_k], p.visits[v].point]),
+    )[:room]
+    visits.update(near)
+    _add_partners(p, plan, visits)
+    return Neighbourhood(chosen, sorted(visits), set(must) & visits)
+
+
+def _add_partners(p: CompiledProblem, plan: Plan, visits: set[int]) -> None:
+    """An unassigned 0-0 partner joins its free partner, so the pair can be covered together."""
+    for v in list(visits):
+        f = p.visits[v].follows
+        if f is not None and f.synchronised and f.pred not in plan.start:
+            visits.add(f.pred)
+    for w in p.visits:
+        f = w.follows
+        if f is not None and f.synchronised and f.pred in visits and w.index not in plan.start:
+            visits.add(w.index)

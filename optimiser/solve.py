@@ -1,0 +1,84 @@
+"""`solve(problem, options) -> Solution`: the rota engine's one public entry point.
+
+Steps, each its own function: prune (who may do what), construct (a complete
+valid rota), improve (exact CP-SAT on the whole problem when small, large
+neighbourhood search otherwise), extract (the spec's solution document).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from optimiser.construct import construct
+from optimiser.domain.compiled import CompiledProblem
+from optimiser.domain.documents import Problem, Solution
+from optimiser.plan import Plan, to_solution
+from optimiser.prune import Eligibility, build_eligibility
+from optimiser.search import improve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How to search. With workers=1 the same problem and seed give the same rota.
+
+    time_limit: wall-clock seconds for the whole solve (never overrun by > 10%).
+    workers: CP-SAT workers per sub-solve; 0 = all cores.
+    seed: random seed for neighbourhood choice and CP-SAT.
+    must_cover: visit ids that must stay covered (package matching keeps committed calls).
+    """
+
+    time_limit: float = 30.0
+    workers: int = 0
+    seed: int = 0
+    must_cover: frozenset[str] = frozenset()
+    full_model_max_visits: int = 60
+
+    @classmethod
+    def for_problem(cls, problem: Problem, time_limit: float | None = None, workers: int = 0,
+                    seed: int | None = None) -> SolveOptions:
+        """Options from the problem's own time_limit_seconds and seed unless overridden."""
+        return cls(
+            time_limit=time_limit if time_limit is not None else problem.time_limit_seconds,
+            workers=workers,
+            seed=seed if seed is not None else (problem.seed or 0),
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """A solve's outcome: the plan, whether it is proved optimal, and the best bound."""
+
+    plan: Plan
+    optimal: bool
+    bound: float | None
+
+
+def solve(p: CompiledProblem, options: SolveOptions | None = None,
+          start: Plan | None = None) -> Solution:
+    """Best valid rota found within the time limit, as a spec solution document."""
+    options = options or SolveOptions()
+    t0 = time.monotonic()
+    deadline = t0 + options.time_limit
+    el = build_eligibility(p)
+    reasons = {v.index: el.reasons[v.index] for v in p.visits if el.reasons[v.index]}
+    result = solve_plan(p, el, options, deadline, start)
+    status = "optimal" if result.optimal else "feasible"
+    if not any(result.plan.routes) and len(reasons) == len(p.visits) and p.visits:
+        status = "infeasible"  # proved by pruning: no visit can be covered by anyone
+    solution = to_solution(p, el, result.plan, status, time.monotonic() - t0, reasons)
+    log.info("solved %s: %d/%d visits, objective %s in %.1fs", p.problem.id,
+             solution.metrics.visits_assigned, len(p.visits), solution.metrics.objective,
+             solution.solve_seconds)
+    return solution
+
+
+def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadline: float,
+               start: Plan | None = None) -> Result:
+    """Construct then improve; the plan is valid at every step."""
+    must = frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
+    plan = construct(p, el, start)
+    return improve(p, el, plan, replace(options), deadline, must)
