@@ -12,7 +12,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 FORMAT = "carerota/1"
 
@@ -95,6 +103,22 @@ class Shift(_Doc):
     end: datetime
     start_location: Location | None = None
     end_location: Location | None = None
+
+    @model_serializer(mode="wrap")
+    def _keep_null_meaning(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dump an explicit null (not counted) as null and an absent location not at all.
+
+        Without this, `exclude_none` turns "not counted" into "from home" and a
+        full dump turns "from home" into "not counted" when the file is read back.
+        """
+        data = handler(self)
+        for name in ("start_location", "end_location"):
+            if getattr(self, name) is None:
+                if name in self.model_fields_set:
+                    data[name] = None
+                else:
+                    data.pop(name, None)
+        return data
 
 
 class BreakRule(_Doc):
