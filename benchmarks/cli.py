@@ -1,9 +1,119 @@
-"""CLI commands of this package (registered on the `carerota` app)."""
+"""`carerota bench`: carerota beside its peers on generated and published instances."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from api.cli import UserError, err, friendly, out
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `carerota` app."""
+    app.command()(bench)
+
+
+def _list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _time_limits(text: str | None, suite: str) -> list[float]:
+    from benchmarks.suites import DEFAULT_TIME_LIMIT
+
+    if not text:
+        return [DEFAULT_TIME_LIMIT.get(suite, 30.0)]
+    limits = []
+    for part in _list(text):
+        try:
+            value = float(part)
+        except ValueError:
+            raise UserError(f"--time-limit: {part!r} is not a number of seconds") from None
+        if value <= 0:
+            raise UserError(f"--time-limit: {part!r} must be positive")
+        limits.append(value)
+    return limits
+
+
+@friendly
+def bench(
+    suite: Annotated[str, typer.Option(help="smoke | standard | scale | hhcrsp")] = "smoke",
+    time_limit: Annotated[str | None, typer.Option(
+        help="seconds per solve; a comma list (5,30,120) traces quality against time "
+             "[default: smoke 5, standard 30, scale 120, hhcrsp 30]")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="output folder [default: bench-results/<suite>]")] = None,
+    solvers: Annotated[str, typer.Option(
+        help="comma list of carerota, ortools-routing, pyvrp")] = "carerota,ortools-routing,pyvrp",
+    instances: Annotated[str | None, typer.Option(
+        help="comma list of instance names, or of codes from bks.csv for hhcrsp (A1,B1,...)")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="folder of a published set [default: ../shared/benchmarks/<set>]")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="carerota CP-SAT workers; 0 = all cores")] = 0,
+    seed: Annotated[int, typer.Option(help="random seed for every solver")] = 0,
+) -> None:
+    """Benchmark solvers on a suite: results.json, report.md and a quality-against-time plot."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchmarks.report import write_report
+    from benchmarks.runner import SOLVERS, RunOptions, machine, run, unavailable
+    from benchmarks.suites import SuiteError
+    from benchmarks.suites import instances as suite_instances
+
+    limits = _time_limits(time_limit, suite)
+    wanted = _list(solvers)
+    unknown = [s for s in wanted if s not in SOLVERS]
+    if not wanted or unknown:
+        raise UserError(f"--solvers: unknown solver(s) {', '.join(unknown) or '(none given)'}; "
+                        f"use a comma list of {', '.join(SOLVERS)}")
+    try:
+        specs = suite_instances(suite, data, _list(instances) or None)
+    except SuiteError as exc:
+        raise UserError(str(exc)) from None
+    skipped = []
+    for solver in list(wanted):
+        why = unavailable(solver)
+        if why:
+            err.print(f"[yellow]skipping[/yellow] {why}", highlight=False)
+            skipped.append(why)
+            wanted.remove(solver)
+    if not wanted:
+        raise UserError("no solver can run here: " + "; ".join(skipped))
+    target = out_dir or Path("bench-results") / suite
+    m = machine()
+    header = {
+        "suite": suite, "solvers": wanted, "time_limits": limits, "workers": workers, "seed": seed,
+        "command": "carerota " + shlex.join(sys.argv[1:]),
+        "machine_text": f"{m['cpus']} CPU(s), Python {m['python']}, {m['platform']}",
+        "skipped": skipped,
+    }
+    total = len(specs) * len(limits) * len(wanted)
+    rows: list[dict] = []
+    interrupted = False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=False) as bar:
+        task = bar.add_task("starting", total=total)
+
+        def started(spec, solver: str, limit: float) -> None:
+            bar.update(task, description=f"{spec.name} · {solver} · {limit:g} s")
+
+        def finished(row: dict) -> None:
+            rows.append(row)
+            bar.advance(task)
+
+        try:
+            run(specs, wanted, limits, RunOptions(out=target, workers=workers, seed=seed), header,
+                on_row=finished, on_start=started)
+        except KeyboardInterrupt:
+            interrupted = True
+    report = write_report(rows, target, header, skipped, interrupted)
+    invalid = sum(1 for r in rows if not r.get("valid"))
+    out.print(f"{len(rows)} row(s) in {target / 'results.json'}; report {report}"
+              + (f"; [yellow]{invalid} row(s) invalid or failed[/yellow]" if invalid else ""),
+              highlight=False)
+    if interrupted:
+        err.print("[yellow]interrupted[/yellow]: finished rows kept", highlight=False)
+        raise typer.Exit(130)
