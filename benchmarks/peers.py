@@ -45,15 +45,20 @@ def modellable(p: CompiledProblem) -> list[CVisit]:
 
 def eligible(p: CompiledProblem, carer: CCarer, shift: CShift, v: CVisit) -> bool:
     """Whether this carer's shift could take the visit (skills, client rules, times)."""
+    if not qualified(p, carer, v):
+        return False
+    latest = p.horizon_end if p.lateness_penalised else v.latest
+    return shift.start <= latest and max(v.earliest, shift.start) + v.duration <= shift.end
+
+
+def qualified(p: CompiledProblem, carer: CCarer, v: CVisit) -> bool:
+    """Skills, exclusions, required gender and localities (time aside)."""
     client = p.clients[v.client]
     if not v.skills <= carer.skills or carer.id in client.excluded:
         return False
     if client.required_gender and carer.gender != client.required_gender:
         return False
-    if carer.localities and client.locality and client.locality not in carer.localities:
-        return False
-    latest = p.horizon_end if p.lateness_penalised else v.latest
-    return shift.start <= latest and max(v.earliest, shift.start) + v.duration <= shift.end
+    return not (carer.localities and client.locality and client.locality not in carer.localities)
 
 
 def vehicles(p: CompiledProblem) -> list[tuple[CCarer, CShift]]:
@@ -207,3 +212,83 @@ def _register(routing, manager, pts: np.ndarray, mat: np.ndarray, service: np.nd
         return serve[manager.IndexToNode(i)] + leg
 
     return routing.RegisterTransitCallback(transit)
+
+
+# --- PyVRP -------------------------------------------------------------------------
+
+#: Travel into a location a vehicle may not serve (PyVRP has no per-client vehicle list).
+FORBIDDEN = 1_000_000
+
+
+def solve_pyvrp(p: CompiledProblem, time_limit: float, seed: int = 0) -> PeerResult:
+    """PyVRP's iterated local search on the same integer matrix.
+
+    Each kept visit is its own location; vehicles are (carer, shift) pairs whose
+    routing profile (travel mode plus the visits they may serve) makes every
+    other visit unreachable. PyVRP's windows are hard, so with `lateness:
+    penalised` a visit may start any time from its earliest start (lateness is
+    then not priced by PyVRP, only by the benchmark's scoring).
+    """
+    try:
+        import pyvrp
+        from pyvrp.stop import MaxRuntime
+    except ImportError as exc:
+        raise PeerUnavailable("pyvrp is not installed (pip install 'carerota[peers]')") from exc
+
+    t0 = time.monotonic()
+    kept = modellable(p)
+    fleet = vehicles(p)
+    if not fleet or not kept:
+        return PeerResult(build_solution(p, [], "feasible", time.monotonic() - t0),
+                          len(p.visits) - len(kept), drop_note(p, kept))
+    depot_points = sorted({pt for _c, s in fleet for pt in (s.start_point, s.end_point)},
+                          key=lambda pt: -1 if pt is None else pt)
+    depot_of = {pt: i for i, pt in enumerate(depot_points)}
+    n_dep = len(depot_points)
+    pts = np.array([-1 if pt is None else pt for pt in depot_points] + [v.point for v in kept])
+    none, safe = pts < 0, np.where(pts < 0, 0, pts)
+    w = p.problem.weights
+    travel_w = int(getattr(w, "travel_minute", 1))
+    profiles: dict[tuple[str, tuple[bool, ...]], int] = {}
+    dist_mats, dur_mats, vehicle_types = [], [], []
+    for carer, shift in fleet:
+        allowed = tuple(qualified(p, carer, v) for v in kept)
+        key = (carer.mode, allowed)
+        if key not in profiles:
+            mat = np.asarray(p.travel.for_mode(carer.mode), dtype=np.int64)[np.ix_(safe, safe)]
+            mat[none, :] = 0
+            mat[:, none] = 0
+            banned = n_dep + np.flatnonzero(~np.array(allowed))
+            mat[banned, :] = FORBIDDEN
+            mat[:, banned] = FORBIDDEN
+            np.fill_diagonal(mat, 0)
+            profiles[key] = len(profiles)
+            dur_mats.append(mat)
+            dist_mats.append(mat * travel_w)
+        vehicle_types.append(pyvrp.VehicleType(
+            num_available=1, start_depot=depot_of[shift.start_point],
+            end_depot=depot_of[shift.end_point], tw_early=shift.start, tw_late=shift.end,
+            profile=profiles[key], name=f"{carer.id}#{shift.index}"))
+    unassigned_w = int(getattr(w, "unassigned", 10_000))
+    clients = [pyvrp.Client(
+        location=n_dep + i, service_duration=v.duration, tw_early=v.earliest,
+        tw_late=p.horizon_end if p.lateness_penalised else v.latest,
+        prize=unassigned_w * v.weight, required=False, name=v.id) for i, v in enumerate(kept)]
+    data = pyvrp.ProblemData(
+        locations=[pyvrp.Location(x=0, y=0) for _ in pts], clients=clients,
+        depots=[pyvrp.Depot(location=i) for i in range(n_dep)], vehicle_types=vehicle_types,
+        distance_matrices=dist_mats, duration_matrices=dur_mats)
+    remaining = max(1.0, time_limit - (time.monotonic() - t0))
+    result = pyvrp.solve(data, stop=MaxRuntime(remaining), seed=seed, display=False)
+    routes = []
+    for route in result.best.routes():
+        carer, shift = fleet[route.vehicle_type()]
+        stops = [(kept[a.idx], int(a.start_time)) for a in route.schedule()
+                 if a.type == pyvrp.ActivityType.CLIENT]
+        routes.append((carer, shift, stops))
+    note = drop_note(p, kept)
+    if not result.is_feasible():
+        note = "; ".join(x for x in (note, "PyVRP found no feasible solution") if x)
+    status = "feasible" if result.is_feasible() else "no_solution"
+    return PeerResult(build_solution(p, routes, status, time.monotonic() - t0),
+                      len(p.visits) - len(kept), note)

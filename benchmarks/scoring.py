@@ -40,6 +40,15 @@ def _weight(weights: Any, name: str) -> float:
     return float(getattr(weights, name, 0) or 0)
 
 
+def _mismatch(p: CompiledProblem, carer_index: int, visit_index: int) -> bool:
+    """A client's soft gender or language preference this carer does not meet."""
+    carer = p.carers[carer_index]
+    client = p.clients[p.visits[visit_index].client]
+    if client.preferred_gender and carer.gender != client.preferred_gender:
+        return True
+    return bool(client.languages) and not (client.languages & carer.languages)
+
+
 def score(p: CompiledProblem, solution: Solution) -> Score:
     """Recompute coverage, travel, lateness and the weighted objective of `solution`."""
     carers_of: dict[int, set[int]] = defaultdict(set)
@@ -68,10 +77,13 @@ def score(p: CompiledProblem, solution: Solution) -> Score:
     covered = [v for v in p.visits if len(carers_of.get(v.index, ())) >= v.required]
     late = [max(0, start_of[v.index] - v.latest) for v in covered]
     w = p.problem.weights
-    uncovered = sum(v.weight for v in p.visits if len(carers_of.get(v.index, ())) < v.required)
+    # Per carer-slot, as the solver counts it: a dropped double-up costs twice.
+    uncovered = sum(v.weight * v.required for v in p.visits
+                    if len(carers_of.get(v.index, ())) < v.required)
     preferred = sum(abs(start_of[v.index] - v.preferred) for v in covered
                     if v.preferred is not None)
     pairs = {(p.visits[vi].client, ci) for vi, cs in carers_of.items() for ci in cs}
+    mismatches = sum(1 for vi, cs in carers_of.items() for ci in cs if _mismatch(p, ci, vi))
     not_preferred = sum(1 for client, ci in pairs
                         if p.carers[ci].id not in p.clients[client].preferred)
     objective = (
@@ -82,6 +94,7 @@ def score(p: CompiledProblem, solution: Solution) -> Score:
         + _weight(w, "preferred_start_minute") * preferred
         + _weight(w, "distinct_carer") * len(pairs)
         + _weight(w, "new_carer_for_client") * not_preferred
+        + _weight(w, "preference_mismatch") * mismatches
     )
     return Score(
         visits_total=len(p.visits),
