@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MATRIX_VERSION = "1"
 CONNECTOR_KMH = 20.0  # car on the straight leg between a door and the road network
 DEFAULT_MAX_SNAP_M = 500.0
-CHUNK_BYTES = 256 << 20  # Dijkstra's dense rows per chunk
+CHUNK_BYTES = 64 << 20  # Dijkstra rows per chunk: bounds peak memory, not speed
 _PACK = float(2**30)
 _WORD = {"drive": "drivable", "walk": "walkable", "cycle": "cyclable"}
 
