@@ -180,7 +180,8 @@ def parse_carers_csv(data: bytes) -> tuple[list[Carer], dict[tuple[int, int | No
         if header_errors:
             raise DocumentError(header_errors, KIND)
         reader.fieldnames = [n.strip().lower() for n in reader.fieldnames or []]
-        raw_rows = list(reader)
+        # line_num, not a count: DictReader skips blank lines a spreadsheet still numbers
+        raw_rows = [(reader.line_num, cells) for cells in reader]
     except csv.Error as exc:
         raise DocumentError([FieldError("", f"malformed CSV: {exc}")], KIND) from exc
 
@@ -188,8 +189,7 @@ def parse_carers_csv(data: bytes) -> tuple[list[Carer], dict[tuple[int, int | No
     carers: dict[str, dict[str, Any]] = {}
     first_row: dict[str, tuple[int, dict[str, str]]] = {}
     origin: dict[tuple[int, int | None], int] = {}
-    for offset, cells in enumerate(raw_rows):
-        number = offset + 2
+    for number, cells in raw_rows:
         if cells.get("\0extra"):
             errors.append(FieldError(f"row {number}", "more cells than header columns"))
         row = _Row(number, cells, errors)

@@ -26,6 +26,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(stamp: datetime | None) -> datetime | None:
+    """A stored UTC time with its offset (SQLite hands datetimes back naive)."""
+    if stamp is None or stamp.tzinfo is not None:
+        return stamp
+    return stamp.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     pass
 

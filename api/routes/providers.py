@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import examples
 from api.carers_csv import parse_carers_csv, render_carers_csv, rows_of, template_csv
-from api.db import ProviderRecord, utcnow
+from api.db import ProviderRecord, aware, utcnow
 from api.deps import PrincipalDep, SessionDep
 from api.providers import provider_errors, stored_document
 from api.schemas import CarersReplaced, Message, ProviderSummary, Rejected
@@ -45,7 +45,7 @@ def readable(provider_id: ProviderId, who: PrincipalDep) -> str:
 
 def writable(provider_id: ProviderId, who: PrincipalDep) -> str:
     if not who.can_write(provider_id):
-        raise HTTPException(403, f"only provider {provider_id!r}'s own key may change it")
+        raise HTTPException(403, f"this key may not change provider {provider_id!r}")
     return provider_id
 
 
@@ -58,7 +58,7 @@ def summary(record: ProviderRecord) -> ProviderSummary:
     return ProviderSummary(
         id=record.id, name=doc.get("name"), carers=len(doc.get("carers", [])),
         clients=len(doc.get("clients", [])), visits=len(doc.get("visits", [])),
-        routes=len(doc.get("rota", {}).get("routes", [])), updated_at=record.updated_at,
+        routes=len(doc.get("rota", {}).get("routes", [])), updated_at=aware(record.updated_at),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Response
 
 from api import examples
-from api.db import JobRecord
+from api.db import JobRecord, aware
 from api.deps import PrincipalDep, ProviderDep, SessionDep, StateDep
 from api.routes.providers import ERRORS
 from api.schemas import Job, JobAccepted, JobBrief, Message, ValidateRequest, ValidateResponse
@@ -67,8 +67,8 @@ def get_job(job_id: str, who: PrincipalDep, db: SessionDep) -> Job:
     record = _visible(db.get(JobRecord, job_id), who, job_id)
     solution = Solution.model_validate(record.solution) if record.solution else None
     return Job(job_id=record.id, status=record.status,  # type: ignore[arg-type]
-               created_at=record.created_at, started_at=record.started_at,
-               finished_at=record.finished_at, solution=solution, error=record.error)
+               created_at=aware(record.created_at), started_at=aware(record.started_at),
+               finished_at=aware(record.finished_at), solution=solution, error=record.error)
 
 
 @router.get("/jobs", response_model=list[JobBrief], responses=ERRORS,
@@ -77,8 +77,8 @@ def list_jobs(who: PrincipalDep, state: StateDep, db: SessionDep) -> list[JobBri
     owner = None if who.role == "broker" else who.provider_id
     return [
         JobBrief(job_id=r.id, status=r.status,  # type: ignore[arg-type]
-                 problem_id=(r.problem or {}).get("id"), created_at=r.created_at,
-                 finished_at=r.finished_at)
+                 problem_id=(r.problem or {}).get("id"), created_at=aware(r.created_at),
+                 finished_at=aware(r.finished_at))
         for r in state.jobs.recent(db, owner)
     ]
 
