@@ -175,12 +175,17 @@ def read_instance(path: Path) -> HhcrspInstance:
 
 @dataclass(frozen=True)
 class KnownResult:
-    """A row of the set's `bks.csv`: where an instance's file is and its best-known cost."""
+    """A row of the set's `bks.csv`: where an instance's file is and its best-known cost.
+
+    bks: the best cost reported by any source (rounded to 0.1 in the literature);
+    verified: the cost of the published solution file (Ceschia et al. 2024).
+    """
 
     code: str
     instance: str
     patients: int
     bks: float | None
+    verified: float | None
     lower_bound: float | None
     solution_file: str | None
 
@@ -199,7 +204,8 @@ def read_bks(path: Path) -> dict[str, KnownResult]:
         for row in csv.DictReader(handle):
             rows[row["code"]] = KnownResult(
                 code=row["code"], instance=row["instance"], patients=int(row["patients"]),
-                bks=num(row.get("bks_reported", "")), lower_bound=num(row.get("LB_best", "")),
+                bks=num(row.get("bks_reported", "")), verified=num(row.get("bks_verified", "")),
+                lower_bound=num(row.get("LB_best", "")),
                 solution_file=row.get("ceschia2024_solution_file") or None,
             )
     return rows
