@@ -36,6 +36,7 @@ class Neighbourhood:
     vehicles: list[int]
     visits: list[int]
     must_cover: set[int] = field(default_factory=set)
+    pinned: set[int] = field(default_factory=set)  # on a free vehicle, but carer and start kept
 
 
 @dataclass
@@ -103,7 +104,7 @@ class ModelBuilder:
             q = self._partner(vi)
             if q is not None and q not in self.free_v and q not in self.plan.start:
                 self.m.Add(cov == 0)  # a 0-0 pair is covered together or not at all
-            if fixed:
+            if fixed or vi in self.hood.pinned:
                 s: Var | int = self.plan.start[vi]
                 self.v.start[vi] = s
             else:
@@ -113,7 +114,11 @@ class ModelBuilder:
                 else:
                     self.v.start[vi] = self.m.NewIntVar(vis.earliest, self.el.latest_of[vi],
                                                         f"start[{vis.id}]")
-            ks = [k for k in self.el.vehicles_of[vi] if k in self.free_k]
+            if vi in self.hood.pinned:  # a time-band neighbourhood keeps it where it is
+                ks = [k for k in self.carers_of.get(vi, []) if k in self.free_k]
+                self.m.Add(cov == 1)
+            else:
+                ks = [k for k in self.el.vehicles_of[vi] if k in self.free_k]
             for k in ks:
                 self.v.assign[(k, vi)] = self.m.NewBoolVar(f"assign[{k},{vis.id}]")
             need = vis.required - len(fixed)

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class _Adaptive:
     """Neighbourhood size that grows while sub-solves prove optimality and shrinks when not."""
 
-    vehicles: int = 4
+    vehicles: int = 6
     max_visits: int = 32
     sub_seconds: float = 1.5
 
@@ -130,40 +130,57 @@ def _representative_points(p: CompiledProblem, el: Eligibility, plan: Plan) -> l
 
 def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random, state: _Adaptive,
             rep: list[int], must: frozenset[int]) -> Neighbourhood | None:
-    """A few vehicles close in space and overlapping in time, their visits, and nearby orphans."""
+    """A time band and a few vehicles close in space working in it; their band visits go free.
+
+    Visits of those vehicles outside the band stay pinned (same carer, same minute) but are
+    in the model, so travel around them, caps and breaks stay exact. Unassigned visits whose
+    window meets the band join, nearest first.
+    """
     drive = p.travel.for_mode("drive")
     unassigned = [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
     if unassigned and rng.random() < 0.5:
-        orphan = rng.choice(unassigned)
-        seed_k = rng.choice(el.vehicles_of[orphan])
+        focus = rng.choice(unassigned)
     else:
-        used = [k for k, r in enumerate(plan.routes) if r] or list(range(len(el.vehicles)))
-        seed_k = rng.choice(used)
-    seed = el.vehicles[seed_k]
+        placed = list(plan.start)
+        if not placed:
+            return None
+        focus = rng.choice(placed)
+    centre = plan.start.get(focus, p.visits[focus].earliest)
+    half = rng.choice((60, 90, 120, 180, 720))
+    lo, hi = centre - half, centre + half
+    point = p.visits[focus].point
 
-    def overlap(k: int) -> bool:
-        s = el.vehicles[k].shift
-        return s.start < seed.shift.end and seed.shift.start < s.end
+    def band_visits(k: int) -> list[int]:
+        return [v for v in plan.routes[k] if lo <= plan.start[v] <= hi]
 
-    others = [k for k in range(len(el.vehicles)) if k != seed_k and overlap(k)]
-    others.sort(key=lambda k: (int(drive[rep[seed_k], rep[k]]) + rng.random() * 5))
-    chosen = [seed_k]
-    n_visits = len(plan.routes[seed_k])
-    for k in others:
-        if len(chosen) >= state.vehicles or n_visits + len(plan.routes[k]) > state.max_visits:
+    def near(k: int) -> float:
+        pts = [p.visits[v].point for v in band_visits(k)] or [rep[k]]
+        return min(int(drive[point, q]) for q in pts) + rng.random() * 5
+
+    candidates = [k for k, veh in enumerate(el.vehicles) if veh.shift.start < hi and lo < veh.shift.end]
+    candidates.sort(key=near)
+    chosen: list[int] = []
+    free: set[int] = set()
+    for k in candidates:
+        if len(chosen) >= state.vehicles:
+            break
+        mine = band_visits(k)
+        if chosen and len(free) + len(mine) > state.max_visits:
             continue
         chosen.append(k)
-        n_visits += len(plan.routes[k])
-    visits = {v for k in chosen for v in plan.routes[k]}
+        free.update(mine)
     chosen_set = set(chosen)
-    room = max(3, min(2 * len(chosen), state.max_visits - len(visits)))
-    near = sorted(
-        (v for v in unassigned if any(k in chosen_set for k in el.vehicles_of[v])),
-        key=lambda v: int(drive[rep[seed_k], p.visits[v].point]),
+    room = max(3, min(2 * len(chosen), state.max_visits - len(free)))
+    orphans = sorted(
+        (v for v in unassigned
+         if p.visits[v].earliest <= hi and el.latest_of[v] >= lo
+         and any(k in chosen_set for k in el.vehicles_of[v])),
+        key=lambda v: int(drive[point, p.visits[v].point]),
     )[:room]
-    visits.update(near)
-    _add_partners(p, plan, visits)
-    return Neighbourhood(chosen, sorted(visits), set(must) & visits)
+    free.update(orphans)
+    _add_partners(p, plan, free)
+    pinned = {v for k in chosen for v in plan.routes[k] if v not in free}
+    return Neighbourhood(chosen, sorted(free | pinned), set(must) & (free | pinned), pinned)
 
 
 def _add_partners(p: CompiledProblem, plan: Plan, visits: set[int]) -> None:
