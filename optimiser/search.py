@@ -103,6 +103,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         new, proved, _bound = _solve(p, el, best, hood, options, min(state.sub_seconds, remaining - 0.1))
         iterations += 1
         if new is not None:
+            new = _reinsert(p, el, new, rng)
             new_score = score(p, el, new).total
             if new_score <= best_score:
                 if new_score < best_score:
@@ -114,6 +115,23 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     log.info("LNS: %d neighbourhoods, %d improvements, objective %d", iterations, improved,
              best_score)
     return best
+
+
+def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random) -> Plan:
+    """Cheap insertion of still-unassigned groups into the gaps a re-timing opened."""
+    from optimiser.construct import Builder, groups
+
+    todo = [g for g in groups(p) if not any(v in plan.start for v in g)
+            and all(el.vehicles_of[v] for v in g)]
+    if not todo:
+        return plan
+    rng.shuffle(todo)
+    builder = Builder(p, el, plan)
+    placed = sum(builder.insert_group(g) for g in todo[:25])
+    if not placed:
+        return plan
+    builder.plan.sort_routes()
+    return builder.plan
 
 
 def _rep_point(p: CompiledProblem, el: Eligibility, plan: Plan, k: int) -> int:
@@ -138,7 +156,7 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
     """
     drive = p.travel.for_mode("drive")
     unassigned = [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
-    if unassigned and rng.random() < 0.5:
+    if unassigned and rng.random() < 0.7:
         focus = rng.choice(unassigned)
     else:
         placed = list(plan.start)
