@@ -30,7 +30,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from geodata.network import Network
+from geodata.network import Network, haversine_m
 from optimiser.travel import EARTH_RADIUS_KM
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,6 @@ def project_m(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
     x = np.radians(lon) * r * math.cos(math.radians(lat0))
     y = np.radians(lat) * r
     return np.column_stack([x, y])
-
-
-def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dl = np.radians(lon2 - lon1)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * 1000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def snap(network: Network, mode: str, coords: np.ndarray,

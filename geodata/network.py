@@ -81,12 +81,18 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def segment_lengths_m(lat: np.ndarray, lon: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Great-circle metres of each edge u -> v."""
-    p1, p2 = np.radians(lat[u]), np.radians(lat[v])
-    dl = np.radians(lon[v] - lon[u])
+def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                lon2: np.ndarray) -> np.ndarray:
+    """Great-circle metres, element-wise (the spec's earth radius)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dl = np.radians(lon2 - lon1)
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * 1000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def segment_lengths_m(lat: np.ndarray, lon: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Great-circle metres of each edge u -> v."""
+    return haversine_m(lat[u], lon[u], lat[v], lon[v])
 
 
 def mode_graph(n: int, u: np.ndarray, v: np.ndarray, length_m: np.ndarray,
