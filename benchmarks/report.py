@@ -1,9 +1,10 @@
 """report.md and the quality-against-time plot from results rows.
 
 Ratios: `vs best peer` is a row's objective over the best objective any peer
-(any solver but carerota) reached with a valid rota on the same instance and
-time limit; `vs BKS` is the set's own cost over the best-known value in
-`bks.csv`. Both are below 1 when better.
+(any solver but carerota) reached with a valid rota of the whole problem (no
+visit dropped as unmodellable) on the same instance and time limit; `vs BKS`
+is the set's own cost over the best-known value in `bks.csv`. Both are below 1
+when better.
 """
 
 from __future__ import annotations
@@ -25,10 +26,15 @@ def _key(row: Row) -> tuple[str, float]:
 
 
 def best_peer(rows: Sequence[Row]) -> dict[tuple[str, float], float]:
-    """Best valid peer objective per (instance, time limit)."""
+    """Best peer objective per (instance, time limit), over valid rows of complete models.
+
+    A peer that dropped visits it cannot model solved a different, smaller
+    problem: its objective is no yardstick, so it does not count here.
+    """
     best: dict[tuple[str, float], float] = {}
     for r in rows:
-        if r.get("solver") != "carerota" and r.get("valid") and r.get("objective") is not None:
+        if (r.get("solver") != "carerota" and r.get("valid") and r.get("objective") is not None
+                and not r.get("dropped_unmodellable")):
             k = _key(r)
             best[k] = min(best.get(k, r["objective"]), r["objective"])
     return best
@@ -57,6 +63,11 @@ def _ratio(num: float | None, den: float | None) -> str:
     return f"{num / den:.3f}"
 
 
+def _name(row: Row) -> str:
+    """The instance as a reader knows it: its bks.csv code when it has one."""
+    return row.get("code") or row["instance"]
+
+
 def table(rows: Sequence[Row]) -> list[str]:
     peers = best_peer(rows)
     hhcrsp = any("set_cost" in r for r in rows)
@@ -68,13 +79,13 @@ def table(rows: Sequence[Row]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if r.get("error"):
-            cells = [r["instance"], r["solver"], _num(r["time_limit"])] + [""] * (len(head) - 4)
+            cells = [_name(r), r["solver"], _num(r["time_limit"])] + [""] * (len(head) - 4)
             lines.append("| " + " | ".join([*cells, f"error: {r['error'][:80]}"]) + " |")
             continue
         care = (100 * r["care_minutes_covered"] / r["care_minutes_total"]
                 if r.get("care_minutes_total") else None)
         cells = [
-            r["instance"], r["solver"], _num(r["time_limit"]),
+            _name(r), r["solver"], _num(r["time_limit"]),
             f"{r['visits_covered']}/{r['visits_total']}", _num(care, 1),
             _num(r["travel_minutes"]), _num(r["objective"]),
             _ratio(r["objective"], peers.get(_key(r))) if r.get("valid") else "–",
@@ -109,7 +120,7 @@ def summary(rows: Sequence[Row]) -> list[str]:
 def notes(rows: Sequence[Row], skipped: Sequence[str]) -> list[str]:
     out = [f"- skipped: {s}" for s in skipped]
     for r in rows:
-        where = f"{r['instance']} / {r['solver']} / {_num(r['time_limit'])} s"
+        where = f"{_name(r)} / {r['solver']} / {_num(r['time_limit'])} s"
         if r.get("error"):
             out.append(f"- {where}: error: {r['error']}")
         if r.get("note"):
@@ -117,7 +128,8 @@ def notes(rows: Sequence[Row], skipped: Sequence[str]) -> list[str]:
         if r.get("violation_examples"):
             out.append(f"- {where}: {r['violations']} violation(s), e.g. "
                        + "; ".join(r["violation_examples"]))
-        if r.get("set_cost") is None and "set_feasible" in r and not r.get("error"):
+        if (r.get("set_cost") is None and "set_feasible" in r and not r.get("error")
+                and not r.get("dropped_unmodellable")):
             why = "; ".join(r.get("set_violation_examples") or []) or "incomplete"
             out.append(f"- {where}: no set cost (not a complete feasible set solution: {why})")
     return out

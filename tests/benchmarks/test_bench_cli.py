@@ -55,12 +55,14 @@ def test_report_ratios_and_interrupted_run(tmp_path: Path) -> None:
             "travel_minutes": 10, "wall_seconds": 1.0, "peak_memory_mb": 50}
     rows = [{**base, "solver": "carerota", "objective": 90.0},
             {**base, "solver": "ortools-routing", "objective": 100.0},
-            {**base, "solver": "pyvrp", "objective": 120.0, "valid": False, "violations": 1}]
-    assert best_peer(rows) == {("i1", 5.0): 100.0}  # the invalid peer row does not count
+            {**base, "solver": "pyvrp", "objective": 120.0, "valid": False, "violations": 1},
+            {**base, "solver": "pyvrp", "objective": 50.0, "dropped_unmodellable": 2}]
+    # Neither the invalid peer row nor the one that dropped visits is a yardstick.
+    assert best_peer(rows) == {("i1", 5.0): 100.0}
     path = write_report(rows, tmp_path, {"suite": "smoke", "solvers": ["carerota"]},
                         interrupted=True)
     text = path.read_text()
-    assert "**Interrupted**: 3 finished row(s) kept." in text
+    assert "**Interrupted**: 4 finished row(s) kept." in text
     assert "| i1 | carerota | 5 | 4/4 | 100.0 | 10 | 90 | 0.900 |" in text
     assert "NO (1)" in text
 
