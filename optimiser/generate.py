@@ -27,9 +27,10 @@ The shape follows what rota planners describe and the seed district shows:
 there is: in each of the four peak bands (07:00-10:30, 11:30-14:00,
 16:00-18:30, 19:00-22:00) the care carer-minutes (a double-handed minute
 counts twice) are about `demand_ratio` x the carer minutes on shift in that
-band. Care can only happen at call times, so measuring against the whole
+band, a walker's minute counting 0.6 (a walker reaches only nearby clients
+of one locality). Care can only happen at call times, so measuring against the whole
 shift (idle mid-morning and mid-afternoon included) would overload the peaks;
-over whole shifts the ratio comes out about 0.8 x `demand_ratio`. Calls are
+over whole shifts the ratio comes out about 0.7 x `demand_ratio` with 30% walkers. Calls are
 added to clients (1 each first, then up to 4) until that target is met, each
 into the peak with the most room, so no peak is loaded much harder than the
 others. If even one call per client exceeds the target (many clients, few
@@ -111,7 +112,10 @@ RURAL_NAME = "Wharfedale Rural"
 TOWN_CENTRE = (53.87, -1.77)
 CELL_LAT, CELL_LON = 0.015, 0.025  # ~1.67 km x 1.64 km at this latitude
 RURAL_SHARE = 0.08  # of clients, in an area ~6 town cells wide
-UTILISATION_HEADROOM = 0.8  # skill repair: needed minutes <= 0.8 x skilled minutes on shift
+UTILISATION_HEADROOM = 0.8
+# A walker serves only the clients of one town locality within a short walk, so an hour of
+# a walker's time covers less demand than an hour of a driver's (demand is set from this).
+WALKER_REACH = 0.6  # skill repair: needed minutes <= 0.8 x skilled minutes on shift
 
 
 @dataclass(frozen=True)
@@ -399,15 +403,16 @@ def _clients(rng: random.Random, opts: GeneratorOptions, areas: list[_Area]) -> 
 def _band_capacity(
     opts: GeneratorOptions, carers: list[_CarerPlan]
 ) -> tuple[dict[str, float], float]:
-    """Average carer minutes on shift per peak band and per day, over the horizon."""
+    """Average carer minutes on shift per peak band (walkers discounted) and per day."""
     per_peak = dict.fromkeys(PEAK_NAMES, 0.0)
     total = 0.0
     for day in range(opts.days):
         for carer in carers:
             spans = _shifts(carer, day)
             total += sum(e - s for s, e in spans)
+            reach = WALKER_REACH if carer.walker else 1.0
             for name, lo, hi, _, _ in PEAKS:
-                per_peak[name] += _overlap(spans, lo, hi)
+                per_peak[name] += reach * _overlap(spans, lo, hi)
     return {k: v / opts.days for k, v in per_peak.items()}, total / opts.days
 
 
