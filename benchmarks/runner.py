@@ -156,6 +156,9 @@ def run_isolated(spec: InstanceSpec, solver: str, time_limit: float,
             row = {"error": f"no result within {time_limit * 2 + GRACE_SECONDS:.0f} s (killed)"}
     except EOFError:
         row = {}
+    except KeyboardInterrupt:
+        proc.kill()  # the unfinished solve is abandoned; finished rows are already saved
+        raise
     finally:
         proc.join(timeout=10)
         if proc.is_alive():
