@@ -29,7 +29,9 @@ def summary_lines(compiled: CompiledProblem, solution: Solution) -> list[str]:
     travel = sum(s.travel_minutes for r in solution.routes for s in r.stops)
     travel += sum(r.return_travel_minutes for r in solution.routes if r.stops)
     used = {r.carer_id for r in solution.routes if r.stops}
-    reasons = Counter(code for u in solution.unassigned for code in (u.reasons or ["unexplained"]))
+    reasons: Counter[str] = Counter()
+    for u in solution.unassigned:
+        reasons.update(u.reasons or ["unexplained"])
     lines = [
         f"status: {solution.status} in {solution.solve_seconds:.1f} s",
         f"visits covered: {len(covered)} / {len(visits)}"
