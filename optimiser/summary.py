@@ -31,7 +31,7 @@ def summary_lines(compiled: CompiledProblem, solution: Solution) -> list[str]:
     used = {r.carer_id for r in solution.routes if r.stops}
     reasons: Counter[str] = Counter()
     for u in solution.unassigned:
-        reasons.update(u.reasons or ["unexplained"])
+        reasons.update(list(u.reasons) if u.reasons else ["unexplained"])
     lines = [
         f"status: {solution.status} in {solution.solve_seconds:.1f} s",
         f"visits covered: {len(covered)} / {len(visits)}"
