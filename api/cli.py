@@ -117,6 +117,7 @@ def _register_subcommands() -> None:
     register_server(app)
     register_bench(app)
     register_geodata(app)
+    __import__("api.cli_match", fromlist=["register"]).register(app)
 
 
 def main() -> None:
