@@ -135,10 +135,23 @@ def notes(rows: Sequence[Row], skipped: Sequence[str]) -> list[str]:
     return out
 
 
-def plot(rows: Sequence[Row], path: Path) -> str | None:
-    """quality.png: objective / best objective on the instance against wall seconds.
+def _quality(row: Row, best: dict[str, float]) -> float | None:
+    """Set cost / BKS for published instances, else objective / best on the instance."""
+    if row.get("bks"):
+        return row["bks_ratio"]
+    if row.get("valid") and best.get(row["instance"]) and not row.get("dropped_unmodellable"):
+        return row["objective"] / best[row["instance"]]
+    return None
 
-    Returns a message instead when matplotlib (the 'plot' extra) is missing.
+
+def plot(rows: Sequence[Row], path: Path) -> str | None:
+    """quality.png: quality (1 = best) against wall seconds, one colour per solver.
+
+    Quality is the set cost over the best-known value on published instances,
+    else the objective over the best objective any solver reached on the
+    instance. Rows without a meaningful ratio (invalid rotas, peers that dropped
+    visits, incomplete set solutions) are left out. Returns a message instead of
+    plotting when matplotlib (the 'plot' extra) is missing.
     """
     try:
         import matplotlib
@@ -151,16 +164,17 @@ def plot(rows: Sequence[Row], path: Path) -> str | None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     by_solver: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
-        if r.get("valid") and best.get(r["instance"]) and r.get("wall_seconds"):
-            by_solver[r["solver"]].append((r["wall_seconds"], r["objective"] / best[r["instance"]]))
+        q = _quality(r, best)
+        if q and r.get("wall_seconds"):
+            by_solver[r["solver"]].append((r["wall_seconds"], q))
     for solver, points in sorted(by_solver.items()):
         xs, ys = zip(*sorted(points), strict=True)
         ax.scatter(xs, ys, label=solver, alpha=0.8)
     ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.set_xlabel("wall seconds (log)")
-    ax.set_ylabel("objective / best on the instance (log; 1 = best)")
-    ax.set_title("Quality against time (valid rotas only)")
+    bks = any(r.get("bks") for r in rows)
+    ax.set_ylabel("set cost / best-known" if bks else "objective / best on the instance")
+    ax.set_title("Quality against time (1 = best; complete valid rotas only)")
     ax.grid(True, which="both", alpha=0.3)
     if by_solver:
         ax.legend()
