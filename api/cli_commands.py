@@ -26,7 +26,7 @@ def generate(
     double: Annotated[float, typer.Option(min=0, max=1, help="share of care hours double-handed")] = 0.45,
     walkers: Annotated[float, typer.Option(min=0, max=1, help="share of carers who walk")] = 0.3,
     localities: Annotated[int, typer.Option(min=1, help="locality areas (one is rural)")] = 4,
-    demand_ratio: Annotated[float, typer.Option(min=0.05, help="care minutes / shift minutes")] = 0.6,
+    demand_ratio: Annotated[float, typer.Option(min=0.05, help="care minutes / carer minutes on shift within each call peak")] = 0.6,
     short_calls: Annotated[bool, typer.Option(help="allow 15-minute calls")] = False,
     start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2026-11-30",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file (default stdout)")] = None,

@@ -13,6 +13,7 @@ which keeps every check local and exact; re-timing is the LNS's job.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -316,8 +317,12 @@ def groups(p: CompiledProblem) -> list[list[int]]:
 
 
 def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
-              banned: frozenset[int] = frozenset()) -> Plan:
-    """A complete valid rota: hard groups first (double-ups, critical), then the rest by time."""
+              banned: frozenset[int] = frozenset(), deadline: float | None = None) -> Plan:
+    """A complete valid rota: hard groups first (double-ups, critical), then the rest by time.
+
+    With a `deadline` (time.monotonic()), insertion stops when it passes, so even a huge
+    problem under a tiny time limit returns a valid (partial) rota on time.
+    """
     builder = Builder(p, el, plan, banned)
     todo = [g for g in groups(p) if not any(v in builder.plan.start for v in g)]
 
@@ -331,8 +336,15 @@ def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
 
     first = sorted((g for g in todo if hard(g)), key=key)
     rest = sorted((g for g in todo if not hard(g)), key=key)
-    failed = [g for g in first + rest if not builder.insert_group(g)]
+    failed = []
+    for g in first + rest:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        if not builder.insert_group(g):
+            failed.append(g)
     for g in failed:  # a second chance once everything else is in place
+        if deadline is not None and time.monotonic() > deadline:
+            break
         builder.insert_group(g)
     builder.plan.sort_routes()
     return builder.plan

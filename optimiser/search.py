@@ -79,7 +79,7 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
         remaining = deadline - time.monotonic()
         new, proved, bound = _solve(p, el, plan, hood, options, remaining * 0.95)
-        if new is not None and score(p, el, new).total <= score(p, el, plan).total:
+        if new is not None and _key(p, el, new, must) <= _key(p, el, plan, must):
             return Result(new, proved, bound)
         return Result(plan, False, bound)
     return Result(_lns(p, el, plan, options, deadline, must), False, None)
@@ -90,7 +90,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     rng = random.Random(options.seed)
     state = _Adaptive()
     best = plan
-    best_score = score(p, el, best).total
+    best_score = _key(p, el, best, must)
     rep = _representative_points(p, el, best)
     iterations = improved = 0
     while True:
@@ -104,7 +104,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         iterations += 1
         if new is not None:
             new = _reinsert(p, el, new, rng)
-            new_score = score(p, el, new).total
+            new_score = _key(p, el, new, must)
             if new_score <= best_score:
                 if new_score < best_score:
                     improved += 1
@@ -112,7 +112,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                 for k in hood.vehicles:
                     rep[k] = _rep_point(p, el, best, k)
         state.update(proved)
-    log.info("LNS: %d neighbourhoods, %d improvements, objective %d", iterations, improved,
+    log.info("LNS: %d neighbourhoods, %d improvements, objective %s", iterations, improved,
              best_score)
     return best
 
@@ -132,6 +132,11 @@ def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rando
         return plan
     builder.plan.sort_routes()
     return builder.plan
+
+
+def _key(p: CompiledProblem, el: Eligibility, plan: Plan, must: frozenset[int]) -> tuple[int, int]:
+    """Compare plans: visits that must stay covered first, then the objective."""
+    return sum(1 for v in must if v not in plan.start), score(p, el, plan).total
 
 
 def _rep_point(p: CompiledProblem, el: Eligibility, plan: Plan, k: int) -> int:

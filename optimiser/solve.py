@@ -48,6 +48,11 @@ class SolveOptions:
         )
 
 
+def t_construct_end(deadline: float, options: SolveOptions) -> float:
+    """Construction may use most of the limit, leaving time to build the first model."""
+    return deadline - 0.15 * options.time_limit
+
+
 @dataclass(frozen=True)
 class Result:
     """A solve's outcome: the plan, whether it is proved optimal, and the best bound."""
@@ -80,5 +85,5 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
                start: Plan | None = None) -> Result:
     """Construct then improve; the plan is valid at every step."""
     must = frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
-    plan = construct(p, el, start)
+    plan = construct(p, el, start, deadline=t_construct_end(deadline, options))
     return improve(p, el, plan, replace(options), deadline, must)
