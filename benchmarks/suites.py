@@ -32,6 +32,8 @@ class InstanceSpec:
     """How to build one benchmark instance.
 
     generator: keyword arguments of `optimiser.generate.GeneratorOptions`;
+    single_carer: drop every `follows` link too, so the instance is all
+    single-carer visits with windows (what every peer models in full);
     hhcrsp: path of a Mankowska instance file, with its code and best-known cost.
     """
 
@@ -41,16 +43,22 @@ class InstanceSpec:
     hhcrsp: str | None = None
     code: str | None = None
     bks: float | None = None
+    single_carer: bool = False
 
 
 def _generated(suite: str, name: str, **options: Any) -> InstanceSpec:
     return InstanceSpec(name=name, suite=suite, generator=options)
 
 
+def _single(suite: str, name: str, **options: Any) -> InstanceSpec:
+    return InstanceSpec(name=name, suite=suite, generator={**options, "double_share": 0.0},
+                        single_carer=True)
+
+
 def smoke() -> list[InstanceSpec]:
     """Two tiny provider days (one without double-handed care, one with)."""
     return [
-        _generated("smoke", "smoke-single", carers=3, clients=8, days=1, seed=1, double_share=0.0),
+        _single("smoke", "smoke-single", carers=3, clients=8, days=1, seed=1),
         _generated("smoke", "smoke-mixed", carers=4, clients=10, days=1, seed=2, double_share=0.3),
     ]
 
@@ -63,8 +71,8 @@ def standard() -> list[InstanceSpec]:
         specs += [
             _generated("standard", f"std-c{carers}-day", carers=carers, clients=clients, days=1,
                        seed=carers),
-            _generated("standard", f"std-c{carers}-day-single", carers=carers, clients=clients,
-                       days=1, seed=carers, double_share=0.0),
+            _single("standard", f"std-c{carers}-day-single", carers=carers, clients=clients,
+                    days=1, seed=carers),
             _generated("standard", f"std-c{carers}-week", carers=carers, clients=clients, days=7,
                        seed=carers),
         ]
@@ -133,4 +141,7 @@ def build(spec: InstanceSpec, time_limit: float) -> tuple[Problem, HhcrspInstanc
     from optimiser.generate import GeneratorOptions, generate
 
     problem = generate(GeneratorOptions(**spec.generator))
+    if spec.single_carer:
+        visits = [v.model_copy(update={"follows": None}) for v in problem.visits]
+        problem = problem.model_copy(update={"visits": visits})
     return problem.model_copy(update={"id": spec.name, "time_limit_seconds": time_limit}), None

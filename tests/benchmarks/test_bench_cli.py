@@ -44,6 +44,8 @@ def test_smoke_suite_end_to_end(tmp_path: Path) -> None:
         assert row["peak_memory_mb"] > 10 and row["wall_seconds"] < 2 * 2 + 5
     mixed = next(r for r in rows if r["instance"] == "smoke-mixed" and r["solver"] != "carerota")
     assert mixed["dropped_unmodellable"] > 0 and "cannot model" in mixed["note"]
+    single = next(r for r in rows if r["instance"] == "smoke-single" and r["solver"] != "carerota")
+    assert single["dropped_unmodellable"] == 0  # the peers' home ground: all modelled
     report = (tmp_path / "report.md").read_text()
     assert "| smoke-mixed | ortools-routing | 2 |" in report
     assert "vs best peer" in report and "Summary" in report
