@@ -88,7 +88,7 @@ def best_split(district: District, package: Package, pvisits: list[PackageVisit]
     options_pairs.sort(key=lambda t: t[0])
     providers = {pl.provider_id: w.provider for w, pl in done}
     for _key, a, b, share_a, share_b, by_call in options_pairs[:6]:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline - 0.2:
             break
         shares = []
         for pl, share in ((a, share_a), (b, share_b)):
@@ -144,7 +144,7 @@ def _widen(district: District, package: Package, pvisits: list[PackageVisit], wo
     quick = options.model_copy(update={"repair_seconds": min(options.repair_seconds, 0.5)})
     aware = pvisits[0].visit.earliest_start.tzinfo is not None
     for extra in WIDENINGS:
-        if time.monotonic() > deadline - 0.1:
+        if time.monotonic() > deadline - 0.2:
             return None
         new_calls = [c.model_copy(update={"tolerance_minutes": c.tolerance_minutes + extra})
                      if i in calls else c for i, c in enumerate(package.calls)]

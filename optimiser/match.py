@@ -66,6 +66,7 @@ Prepare = Callable[[Problem], tuple[Problem, TravelMatrices | None]]
 SCORE_TRAVEL_PER_MINUTE = 0.25  # per added travel minute per week, on top of its cost
 SCORE_PER_CARER = 2.0  # per distinct carer the new client meets (continuity)
 SCORE_PER_MOVED = 0.5  # per committed visit re-timed or given another carer
+PLACEMENT_SECONDS = 0.015  # measuring one finished placement (rota document, costs)
 MAX_FAILED_REPAIRS = 2  # per provider: after two failed repairs its rota is full at those times
 
 
@@ -541,15 +542,19 @@ def place_all(district: District, providers: list[Provider], package: Package,
 
     Two phases, each over providers in parallel threads: insertion for all
     (fast), then CP-SAT repairs, most promising providers first (fewest
-    failed visits, then contract tier), so a tight time limit is spent where
-    a feasible answer is likeliest.
+    visits screened out, then fewest failed insertions, then contract tier),
+    so a tight time limit is spent where a feasible answer is likeliest.
     """
     workers = min(options.workers or os.cpu_count() or 1, max(1, len(providers)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         inserted = list(pool.map(lambda pr: _insert(district, pr, package, pvisits, prepare),
                                  providers))
-        order = sorted(range(len(inserted)), key=lambda i: (
-            sum(len(g) for g in inserted[i][1]), CONTRACT_ORDER.index(providers[i].contract)))
+        def promise(i: int) -> tuple[int, int, int]:
+            work, failed = inserted[i]
+            screened = sum(1 for v in work.package if work.el.reasons[v])
+            return screened, sum(len(g) for g in failed), CONTRACT_ORDER.index(providers[i].contract)
+
+        order = sorted(range(len(inserted)), key=promise)
         todo = [i for i in order if inserted[i][1]]
         list(pool.map(lambda i: finish(inserted[i][0], inserted[i][1], options, deadline), todo))
     return [(work, placement(work)) for work, _ in inserted]
@@ -576,9 +581,10 @@ def match(district: District, package: Package, options: MatchOptions | None = N
         raise DocumentError([FieldError("package.calls", "no call falls on any of the package's "
                                         "days (check days and start)")], "package")
     providers, excluded = candidates(district, options, locality)
-    # Leave a fifth of the budget for the split and suggestions.
-    done = place_all(district, providers, package, pvisits, options,
-                     t0 + options.time_limit * 0.8, prepare)
+    # Leave a fifth of the budget for the split and suggestions, and time to measure
+    # every placement (about 15 ms each) after the repairs stop.
+    phase_end = t0 + options.time_limit * 0.8 - PLACEMENT_SECONDS * len(providers)
+    done = place_all(district, providers, package, pvisits, options, phase_end, prepare)
     done.sort(key=lambda wp: rank_key(wp[1]))
     placements = [pl for _, pl in done]
     result = MatchResult(
