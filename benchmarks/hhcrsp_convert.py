@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from benchmarks.hhcrsp import HhcrspInstance
+from benchmarks.hhcrsp import HhcrspInstance, parse_routes
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import (
     Carer,
@@ -224,8 +224,6 @@ def from_set_solution(p: CompiledProblem, inst: HhcrspInstance, data: Mapping[st
 
     Used to check the conversion both ways and to seed a solver with a known rota.
     """
-    from benchmarks.hhcrsp import parse_routes
-
     parsed = parse_routes(inst, data)
     routes = {v: [(node, s) for node, s, _t in sorted(stops, key=lambda x: x[2])]
               for v, stops in parsed.items()}
