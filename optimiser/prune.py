@@ -88,9 +88,9 @@ def build_eligibility(p: CompiledProblem) -> Eligibility:
     by_carer: dict[int, list[Vehicle]] = {}
     for veh in vehicles:
         by_carer.setdefault(veh.carer, []).append(veh)
+    # With penalised lateness a visit may start as late as the horizon allows.
     latest_of = tuple(
-        max(v.latest, min(p.horizon_end - v.duration, v.latest + 24 * 60))
-        if p.lateness_penalised else v.latest
+        max(v.latest, p.horizon_end - v.duration) if p.lateness_penalised else v.latest
         for v in p.visits
     )
     vehicles_of: list[tuple[int, ...]] = []

@@ -171,6 +171,9 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
     centre = plan.start.get(focus, p.visits[focus].earliest)
     half = rng.choice((60, 90, 120, 180, 720))
     lo, hi = centre - half, centre + half
+    if focus not in plan.start:
+        tied = [plan.start[q] for q in _linked(p, focus) if q in plan.start]
+        lo, hi = min([lo, *tied]), max([hi, *tied])
     point = p.visits[focus].point
 
     def band_visits(k: int) -> list[int]:
@@ -182,6 +185,10 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
 
     candidates = [k for k, veh in enumerate(el.vehicles) if veh.shift.start < hi and lo < veh.shift.end]
     candidates.sort(key=near)
+    if focus not in plan.start:  # an orphan tied by `follows` needs its partner's carers free too
+        carers_of = plan.carers_of()
+        linked = [k for q in _linked(p, focus) for k in carers_of.get(q, [])]
+        candidates = linked + [k for k in candidates if k not in linked]
     chosen: list[int] = []
     free: set[int] = set()
     for k in candidates:
@@ -204,6 +211,13 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
     _add_partners(p, plan, free)
     pinned = {v for k in chosen for v in plan.routes[k] if v not in free}
     return Neighbourhood(chosen, sorted(free | pinned), set(must) & (free | pinned), pinned)
+
+
+def _linked(p: CompiledProblem, v: int) -> list[int]:
+    """Visits tied to v by `follows`, in either direction."""
+    out = [] if p.visits[v].follows is None else [p.visits[v].follows.pred]
+    out += [w.index for w in p.visits if w.follows is not None and w.follows.pred == v]
+    return out
 
 
 def _add_partners(p: CompiledProblem, plan: Plan, visits: set[int]) -> None:
