@@ -26,7 +26,9 @@ def generate(
     double: Annotated[float, typer.Option(min=0, max=1, help="share of care hours double-handed")] = 0.45,
     walkers: Annotated[float, typer.Option(min=0, max=1, help="share of carers who walk")] = 0.3,
     localities: Annotated[int, typer.Option(min=1, help="locality areas (one is rural)")] = 4,
-    demand_ratio: Annotated[float, typer.Option(min=0.05, help="care minutes / carer minutes on shift within each call peak")] = 0.6,
+    demand_ratio: Annotated[
+        float, typer.Option(min=0.05, help="care minutes / carer minutes on shift in each call peak")
+    ] = 0.6,
     short_calls: Annotated[bool, typer.Option(help="allow 15-minute calls")] = False,
     start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2026-11-30",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file (default stdout)")] = None,
@@ -53,7 +55,9 @@ def generate(
 def solve(
     problem: Annotated[Path, typer.Argument(help="problem JSON")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="solution file")] = None,
-    time_limit: Annotated[float | None, typer.Option(min=0.1, help="seconds (default: the problem's)")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(min=0.1, help="seconds (default: the problem's)")
+    ] = None,
     workers: Annotated[int, typer.Option(min=0, help="CP-SAT workers; 0 = all cores")] = 0,
     seed: Annotated[int | None, typer.Option(help="random seed (default: the problem's, else 0)")] = None,
 ) -> None:
@@ -82,13 +86,12 @@ def demo(
     time_limit: Annotated[float, typer.Option(min=0.5)] = 10.0,
 ) -> None:
     """Generate a demo provider day, solve it, print a summary and write the rota."""
+    from optimiser.domain.compiled import compile_problem
     from optimiser.generate import GeneratorOptions
     from optimiser.generate import generate as make
     from optimiser.solve import SolveOptions
     from optimiser.solve import solve as run
     from optimiser.summary import summary_lines
-
-    from optimiser.domain.compiled import compile_problem
 
     problem = make(GeneratorOptions(carers=15, clients=45, days=1, seed=1))
     compiled = compile_problem(problem)

@@ -25,7 +25,8 @@ def example() -> dict[str, Any]:
     return json.loads((FIXTURES / "example-problem.json").read_text())
 
 
-def run(data: dict[str, Any] | CompiledProblem, seconds: float = 5, **kw: Any) -> tuple[CompiledProblem, Solution]:
+def run(data: dict[str, Any] | CompiledProblem, seconds: float = 5, **kw: Any
+        ) -> tuple[CompiledProblem, Solution]:
     """Solve and check the rota with the validator (never trust the solver's own model)."""
     compiled = data if isinstance(data, CompiledProblem) else compile_problem(load_problem(data))
     sol = solve(compiled, SolveOptions(time_limit=seconds, workers=1, seed=0, **kw))
@@ -182,7 +183,8 @@ def test_small_instance_matches_brute_force_optimum() -> None:
 
 @pytest.fixture(scope="module")
 def provider_day() -> CompiledProblem:
-    return compile_problem(generate(GeneratorOptions(carers=25, clients=70, days=1, seed=3, demand_ratio=0.4)))
+    opts = GeneratorOptions(carers=25, clients=70, days=1, seed=3, demand_ratio=0.4)
+    return compile_problem(generate(opts))
 
 
 def test_generated_provider_day_respects_the_time_limit(provider_day: CompiledProblem) -> None:
@@ -210,7 +212,8 @@ def test_one_worker_and_a_seed_give_the_same_rota() -> None:
 
 
 def test_week_horizon_keeps_caps_and_continuity() -> None:
-    compiled = compile_problem(generate(GeneratorOptions(carers=10, clients=20, days=7, seed=5, demand_ratio=0.4)))
+    opts = GeneratorOptions(carers=10, clients=20, days=7, seed=5, demand_ratio=0.4)
+    compiled = compile_problem(generate(opts))
     _, sol = run(compiled, seconds=6)
     assert sol.metrics.visits_assigned > 0.7 * len(compiled.visits)
 
