@@ -161,8 +161,12 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
     """
     drive = p.travel.for_mode("drive")
     unassigned = [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
+    late = sorted((v for v in plan.start if plan.start[v] > p.visits[v].latest),
+                  key=lambda v: p.visits[v].latest - plan.start[v])
     if unassigned and rng.random() < 0.7:
         focus = rng.choice(unassigned)
+    elif late and rng.random() < 0.5:  # the latest visits, where lateness is won back
+        focus = late[min(int(rng.expovariate(0.3)), len(late) - 1)]
     else:
         placed = list(plan.start)
         if not placed:
@@ -174,6 +178,8 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
     if focus not in plan.start:
         tied = [plan.start[q] for q in _linked(p, focus) if q in plan.start]
         lo, hi = min([lo, *tied]), max([hi, *tied])
+    elif plan.start[focus] > p.visits[focus].latest:  # free the stretch it was pushed across
+        lo = min(lo, p.visits[focus].earliest)
     point = p.visits[focus].point
 
     def band_visits(k: int) -> list[int]:

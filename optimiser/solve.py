@@ -85,5 +85,10 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
                start: Plan | None = None) -> Result:
     """Construct then improve; the plan is valid at every step."""
     must = frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
-    plan = construct(p, el, start, deadline=t_construct_end(deadline, options))
+    end = t_construct_end(deadline, options)
+    if p.lateness_penalised:
+        # Windows first as if they were hard, so lateness is the exception, not the rule.
+        on_time = replace(el, latest_of=tuple(v.latest for v in p.visits))
+        start = construct(p, on_time, start, deadline=end)
+    plan = construct(p, el, start, deadline=end)
     return improve(p, el, plan, replace(options), deadline, must)
