@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from api.limits import problem_limits
 from optimiser.domain.documents import District, Horizon, Locality, Problem, Provider
 from optimiser.domain.errors import FieldError
 from optimiser.domain.loading import check_mixed_datetimes, problem_errors, route_errors
@@ -53,14 +54,21 @@ def as_problem(provider: Provider) -> Problem:
     )
 
 
-def provider_errors(provider: Provider) -> list[FieldError]:
-    """Every semantic error of a schema-valid provider document, with its field path."""
+def provider_errors(provider: Provider, max_days: int = 62) -> list[FieldError]:
+    """Every semantic error of a schema-valid provider document, with its field path.
+
+    `max_days` bounds the time the document spans (see `api.limits`).
+    """
     errors: list[FieldError] = []
     check_mixed_datetimes(provider, errors)
     if errors:
         return errors
+    problem = as_problem(provider)
     # The horizon is made up to span the document, so its own checks say nothing useful.
-    errors = [e for e in problem_errors(as_problem(provider)) if not e.path.startswith("horizon")]
+    errors = [e for e in problem_errors(problem) if not e.path.startswith("horizon")]
+    if not errors:
+        errors = [FieldError("" if e.path.startswith("horizon") else e.path, e.message)
+                  for e in problem_limits(problem, max_days)]
     errors += _rota_errors(provider)
     return errors
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_solve_seconds: float = Field(
         300.0, gt=0, description="cap on a problem's time_limit_seconds"
     )
+    max_horizon_days: int = Field(
+        62, gt=0, description="longest horizon (or provider document span) accepted, in days"
+    )
     max_match_seconds: float = Field(
         120.0, gt=0, description="cap on a match request's time_limit_seconds"
     )

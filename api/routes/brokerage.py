@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api import examples
 from api.db import ProviderRecord
 from api.deps import BrokerDep, SessionDep, StateDep
+from api.limits import package_limits
 from api.matching import MatcherUnavailable, match_package
 from api.providers import build_district
 from api.routes.providers import ERRORS
@@ -46,8 +47,9 @@ def match(
     found = {r.id for r in records}
     unknown = [FieldError(f"providers[{i}]", f"unknown provider {p!r}")
                for i, p in enumerate(body.providers or []) if p not in found]
-    if unknown:
-        raise DocumentError(unknown, "match request")
+    errors = unknown + package_limits(body.package)
+    if errors:
+        raise DocumentError(errors, "match request")
     district = build_district([r.document for r in records])
     try:
         return match_package(district, body, state.settings)

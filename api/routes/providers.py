@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api import examples
 from api.carers_csv import parse_carers_csv, render_carers_csv, rows_of, template_csv
 from api.db import ProviderRecord, aware, utcnow
-from api.deps import PrincipalDep, SessionDep
+from api.deps import PrincipalDep, SessionDep, StateDep
 from api.providers import provider_errors, stored_document
 from api.schemas import CarersReplaced, Message, ProviderSummary, Rejected
 from optimiser.domain.documents import Provider
@@ -86,6 +86,7 @@ def put_provider(
         "wharfe-care": {"summary": "the spec's example provider and its rota",
                         "value": examples.provider()}})],
     db: SessionDep,
+    state: StateDep,
     response: Response,
 ) -> ProviderSummary:
     """Carers, clients, committed visits and the rota covering them (spec/brokerage.md).
@@ -96,7 +97,7 @@ def put_provider(
     if document.id != provider_id:
         raise DocumentError([FieldError("id", f"{document.id!r} is not the provider id in "
                                               f"the URL ({provider_id!r})")], "provider")
-    errors = provider_errors(document)
+    errors = provider_errors(document, state.settings.max_horizon_days)
     if errors:
         raise DocumentError(errors, "provider")
     record, created = _save(db, provider_id, stored_document(document))
@@ -143,7 +144,8 @@ def _replace_carers(document: dict[str, Any], carers: list[Any]) -> tuple[dict[s
         "schema": {"type": "string"}, "example": template_csv()}}}},
     summary="Replace the provider's carers from a spreadsheet (CSV, one row per shift)",
 )
-async def put_carers(provider_id: Writable, request: Request, db: SessionDep) -> CarersReplaced:
+async def put_carers(provider_id: Writable, request: Request, db: SessionDep,
+                     state: StateDep) -> CarersReplaced:
     """Columns `id,home_lat,home_lon,travel_mode,skills,gender,shift_start,shift_end`
     (skills `;`-separated), optionally `max_work_minutes_per_day`, `localities`,
     `max_leg_minutes`, `cost_per_hour`, `home_postcode`. Errors name the row (the header
@@ -153,10 +155,12 @@ async def put_carers(provider_id: Writable, request: Request, db: SessionDep) ->
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in CSV_TYPES:
         raise HTTPException(415, "send the carers as 'Content-Type: text/csv'")
-    return await run_in_threadpool(_store_carers, db, provider_id, await request.body())
+    body = await request.body()
+    return await run_in_threadpool(_store_carers, db, provider_id, body,
+                                   state.settings.max_horizon_days)
 
 
-def _store_carers(db: Session, provider_id: str, data: bytes) -> CarersReplaced:
+def _store_carers(db: Session, provider_id: str, data: bytes, max_days: int) -> CarersReplaced:
     carers, origin = parse_carers_csv(data)
     record = db.get(ProviderRecord, provider_id)
     current = record.document if record is not None else {"id": provider_id}
@@ -165,7 +169,7 @@ def _store_carers(db: Session, provider_id: str, data: bytes) -> CarersReplaced:
         provider = Provider.model_validate(document)
     except ValidationError as exc:  # only if the stored document predates a schema change
         raise DocumentError(from_validation_error(exc), "provider") from exc
-    errors = provider_errors(provider)
+    errors = provider_errors(provider, max_days)
     if errors:
         raise DocumentError(rows_of(errors, origin), "carers CSV")
     _save(db, provider_id, document)

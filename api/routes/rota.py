@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Response
 from api import examples
 from api.db import JobRecord, aware
 from api.deps import PrincipalDep, ProviderDep, SessionDep, StateDep
+from api.limits import problem_limits
 from api.routes.providers import ERRORS
 from api.schemas import Job, JobAccepted, JobBrief, Message, ValidateRequest, ValidateResponse
 from geodata.prepare import prepare
@@ -20,9 +21,9 @@ from optimiser.domain.loading import check_mixed_datetimes, problem_errors
 router = APIRouter(prefix="/v1", tags=["rota"])
 
 
-def ready(problem: Problem, prefix: str = "") -> CompiledProblem:
-    """Check a problem's meaning, resolve its places and compile it: 422 on any error."""
-    errors = problem_errors(problem)
+def ready(problem: Problem, max_days: int, prefix: str = "") -> CompiledProblem:
+    """Check a problem's meaning and size, resolve its places and compile it: 422 on any error."""
+    errors = problem_errors(problem) or problem_limits(problem, max_days)
     if not errors:
         try:
             return compile_problem(*prepare(problem))
@@ -48,7 +49,7 @@ def start_solve(
     problem's `time_limit_seconds` (capped by the server) and `seed`; its rota is checked
     against every rule before it is stored.
     """
-    compiled = ready(problem)
+    compiled = ready(problem, state.settings.max_horizon_days)
     document = problem.model_dump(mode="json", exclude_unset=True)
     job_id = state.jobs.submit(compiled, document, who.provider_id)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
@@ -92,12 +93,13 @@ def validate_rota(
                           "value": {"problem": examples.problem(),
                                     "solution": examples.solution()}}})],
     who: PrincipalDep,
+    state: StateDep,
 ) -> ValidateResponse:
     """Violations in plain words (rule, visit, carer); `valid` when there are none."""
     from optimiser.validate import validate
 
     del who  # any valid key may check a rota
-    compiled = ready(body.problem, prefix="problem")
+    compiled = ready(body.problem, state.settings.max_horizon_days, prefix="problem")
     errors: list[FieldError] = []
     check_mixed_datetimes(body.solution, errors, "solution")
     if errors:

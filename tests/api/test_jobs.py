@@ -124,3 +124,20 @@ def test_jobs_interrupted_by_a_restart_are_marked_failed(settings: Settings,
     assert got["a"]["status"] == got["b"]["status"] == "failed"
     assert "interrupted by a server restart" in got["a"]["error"]
     assert got["c"]["status"] == "done"
+
+
+def test_sizes_beyond_the_service_limits_are_422(client: TestClient, keys: Keys) -> None:
+    problem = examples.problem()
+    problem["horizon"]["end"] = "2027-06-01T00:00"
+    problem["visits"][0]["duration_minutes"] = 10**9
+    answer = client.post("/v1/solve", json=problem, headers=keys.provider)
+    assert answer.status_code == 422
+    assert [e["path"] for e in answer.json()["detail"]] == [
+        "horizon", "visits[0].duration_minutes"]
+    problem = examples.problem()
+    problem["horizon"]["start"] = "0001-01-01T00:00"
+    answer = client.post("/v1/validate", json={"problem": problem,
+                                               "solution": examples.solution()},
+                         headers=keys.provider)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["path"] == "problem.horizon.start"

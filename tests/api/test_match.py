@@ -12,13 +12,8 @@ from fastapi.testclient import TestClient
 
 from api import examples, matching
 from optimiser.domain.documents import District, Package
+from optimiser.match import MatchOptions
 from tests.api.conftest import PROVIDER, Keys
-
-
-@dataclasses.dataclass
-class FakeOptions:
-    time_limit_seconds: float = 30.0
-    min_cqc_rating: str | None = None
 
 
 @dataclasses.dataclass
@@ -31,11 +26,12 @@ class FakePlacement:
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[District, Package, Any]]:
     seen: list[tuple[District, Package, Any]] = []
 
-    def match(district: District, package: Package, options: Any) -> list[FakePlacement]:
+    def match(district: District, package: Package, options: Any,
+              prepare: Any = None) -> list[FakePlacement]:
         seen.append((district, package, options))
         return [FakePlacement(p.id, True) for p in district.providers]
 
-    fake = SimpleNamespace(match=match, MatchOptions=FakeOptions)
+    fake = SimpleNamespace(match=match, MatchOptions=MatchOptions)
     monkeypatch.setattr(matching, "_matcher", lambda: fake)
     return seen
 
@@ -53,7 +49,7 @@ def test_match_builds_the_district_from_stored_providers(
     assert [p.id for p in district.providers] == ["other-care", PROVIDER]
     assert len(district.providers[1].rota.routes) == 3
     assert package.id == "pkg-7"
-    assert options == FakeOptions(time_limit_seconds=5, min_cqc_rating="good")
+    assert (options.time_limit, options.min_cqc_rating, options.workers) == (5, "good", 1)
 
 
 def test_match_over_chosen_providers_and_unknown_ones(
@@ -79,7 +75,25 @@ def test_bad_package_is_422(client: TestClient, keys: Keys,
     assert answer.status_code == 422
     assert {e["path"] for e in answer.json()["detail"]} == {
         "package.calls[0].time", "package.calls[0].carers_required"}
+    package = examples.package() | {"start": "9999-12-30"}
+    package["calls"][0]["tolerance_minutes"] = 10**9
+    answer = client.post("/v1/match", json={"package": package}, headers=keys.broker)
+    assert answer.status_code == 422
+    assert [e["path"] for e in answer.json()["detail"]] == [
+        "package.start", "package.calls[0].tolerance_minutes"]
     assert calls == []
+
+
+def test_the_real_matcher_ranks_the_stored_provider(client: TestClient, keys: Keys,
+                                                    stored: dict[str, Any]) -> None:
+    body = {"package": examples.package() | {"days": 1}, "time_limit_seconds": 3}
+    answer = client.post("/v1/match", json=body, headers=keys.broker)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["ranked"] == [PROVIDER]
+    placement = result["placements"][0]
+    assert placement["provider_id"] == PROVIDER
+    assert placement["total_visits"] == 1
 
 
 def test_without_the_matcher_the_answer_is_501(client: TestClient, keys: Keys,
