@@ -7,6 +7,7 @@ keep this under a minute on a small machine.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from api.auth import create_key
 from api.settings import Settings
 
 PROVIDER = "wharfe-care"
+EXAMPLES = int(os.environ.get("CAREROTA_FUZZ_EXAMPLES", "25"))  # per operation; more in CI
 WORKDIR = Path(tempfile.mkdtemp(prefix="carerota-schemathesis-"))
 app = create_app(Settings(database_url=f"sqlite:///{WORKDIR / 'fuzz.db'}",
                           max_body_bytes=100_000, max_solve_seconds=1.0, max_match_seconds=1.0))
@@ -43,7 +45,7 @@ def headers() -> Iterator[list[dict[str, str]]]:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case: schemathesis.Case, headers: list[dict[str, str]]) -> None:
     broker, provider = headers
     response = case.call(headers=broker)
