@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from optimiser.domain.documents import TRAVEL_MODES, Carer
+from optimiser.domain.documents import TRAVEL_MODES, Carer, Shift
 from optimiser.domain.errors import DocumentError, FieldError
 
 REQUIRED = ("id", "home_lat", "home_lon", "travel_mode", "skills", "gender",
@@ -153,7 +153,7 @@ def _shift(row: _Row) -> dict[str, Any] | None:
     return {"start": start, "end": end}
 
 
-def _header(fieldnames: list[str] | None) -> list[FieldError]:
+def _header(fieldnames: Sequence[str] | None) -> list[FieldError]:
     if not fieldnames:
         return [FieldError("row 1", f"no header row: expected {','.join(REQUIRED)}")]
     names = [name.strip().lower() for name in fieldnames]
@@ -270,7 +270,8 @@ def render_carers_csv(carers: list[Carer]) -> str:
         rest = [_cell(carer.max_work_minutes_per_day), _cell(carer.localities),
                 _cell(carer.max_leg_minutes), _cell(carer.cost_per_hour),
                 _cell(carer.home.postcode)]
-        for shift in carer.shifts or [None]:
+        shifts: list[Shift | None] = list(carer.shifts) or [None]
+        for shift in shifts:
             times = [_cell(shift.start), _cell(shift.end)] if shift else ["", ""]
             writer.writerow(base + times + rest)
     return buffer.getvalue()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from alembic import command
 from alembic.config import Config
@@ -26,6 +26,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(stamp: datetime) -> datetime: ...
+@overload
+def aware(stamp: None) -> None: ...
 def aware(stamp: datetime | None) -> datetime | None:
     """A stored UTC time with its offset (SQLite hands datetimes back naive)."""
     if stamp is None or stamp.tzinfo is not None:

@@ -18,23 +18,23 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAREROTA_", extra="ignore")
 
     database_url: str = Field(
-        DEFAULT_DATABASE_URL,
+        default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL: an SQLite file (default ./carerota.db) or "
         "postgresql+psycopg://user:password@host/db",
     )
     max_body_bytes: int = Field(
-        10 * 1024 * 1024, gt=0, description="request bodies larger than this get 413"
+        default=10 * 1024 * 1024, gt=0, description="request bodies larger than this get 413"
     )
-    solve_workers: int = Field(1, ge=1, description="solves run at the same time")
+    solve_workers: int = Field(default=1, ge=1, description="solves run at the same time")
     solver_threads: int = Field(
-        1, ge=0, description="CP-SAT workers per solve (0 = all cores)"
+        default=1, ge=0, description="CP-SAT workers per solve (0 = all cores)"
     )
     max_solve_seconds: float = Field(
-        300.0, gt=0, description="cap on a problem's time_limit_seconds"
+        default=300.0, gt=0, description="cap on a problem's time_limit_seconds"
     )
     max_horizon_days: int = Field(
-        62, gt=0, description="longest horizon (or provider document span) accepted, in days"
+        default=62, gt=0, description="longest horizon (or provider document span) accepted, in days"
     )
     max_match_seconds: float = Field(
-        120.0, gt=0, description="cap on a match request's time_limit_seconds"
+        default=120.0, gt=0, description="cap on a match request's time_limit_seconds"
     )
