@@ -41,7 +41,7 @@ class DemoProvider:
 GENERATED = (
     DemoProvider("aire-valley-care", "Aire Valley Care", "outstanding", "step", 23.0, 6, 14, 1),
     DemoProvider("moorside-homecare", "Moorside Homecare", "requires_improvement", "spot",
-                 21.5, 5, 12, 2),
+                 21.5, 6, 10, 2),
 )
 
 
