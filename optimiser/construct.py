@@ -348,3 +348,18 @@ def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
         builder.insert_group(g)
     builder.plan.sort_routes()
     return builder.plan
+
+
+def without_half_pairs(p: CompiledProblem, el: Eligibility, plan: Plan) -> Plan:
+    """Take out placed visits whose `follows` partner is unplaced, so a later pass can place
+    the two together (a partner fixed on its own leaves the other no room)."""
+    orphaned = set()
+    for v in p.visits:
+        f = v.follows
+        if f is not None and (v.index in plan.start) != (f.pred in plan.start):
+            orphaned.add(v.index if v.index in plan.start else f.pred)
+    if not orphaned:
+        return plan
+    builder = Builder(p, el, plan)
+    builder.remove(orphaned)
+    return builder.plan

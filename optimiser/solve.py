@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from optimiser.construct import construct
+from optimiser.construct import construct, without_half_pairs
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Problem, Solution
 from optimiser.plan import Plan, to_solution
@@ -86,9 +86,13 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     """Construct then improve; the plan is valid at every step."""
     must = frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
     end = t_construct_end(deadline, options)
-    if p.lateness_penalised:
-        # Windows first as if they were hard, so lateness is the exception, not the rule.
-        on_time = replace(el, latest_of=tuple(v.latest for v in p.visits))
-        start = construct(p, on_time, start, deadline=end)
+    if p.lateness_penalised and p.visits:
+        # Windows first as if they were hard, then relaxed step by step, so lateness stays
+        # the exception and small where it is needed (one open-ended pass made it huge).
+        width = sum(v.latest - v.earliest for v in p.visits) / len(p.visits) or 60
+        for factor in (0, 0.25, 0.5, 1, 2, 4):
+            relaxed = replace(el, latest_of=tuple(
+                min(el.latest_of[v.index], v.latest + int(factor * width)) for v in p.visits))
+            start = without_half_pairs(p, el, construct(p, relaxed, start, deadline=end))
     plan = construct(p, el, start, deadline=end)
     return improve(p, el, plan, replace(options), deadline, must)
