@@ -48,16 +48,18 @@ class _Doc(BaseModel):
 
 
 class Location(_Doc):
-    """A WGS84 point, or a UK postcode resolved offline by geodata."""
+    """A WGS84 point, a UK postcode resolved offline, or an address geocoded (geodata)."""
 
     lat: float | None = Field(None, ge=-90, le=90, description="Latitude, degrees")
     lon: float | None = Field(None, ge=-180, le=180, description="Longitude, degrees")
     postcode: str | None = Field(None, description="UK postcode, e.g. 'BD1 1HY'")
+    address: str | None = Field(
+        None, description="Street address, geocoded by geodata only when a geocoder is configured")
 
     @model_validator(mode="after")
     def _lat_lon_or_postcode(self) -> Location:
         has_point = self.lat is not None and self.lon is not None
-        if not has_point and not self.postcode:
+        if not has_point and not self.postcode and not self.address:
             raise ValueError("a location needs both 'lat' and 'lon', or a 'postcode'")
         if (self.lat is None) != (self.lon is None):
             raise ValueError("'lat' and 'lon' must be given together")
