@@ -130,9 +130,9 @@ def localities(
 def assign_from_geojson(problem_path: Path, found: list[dict]) -> dict:
     """The problem document with these localities (replacing same ids) and clients assigned.
 
-    Postcodes are resolved only to locate clients; the written document keeps them as given.
+    Postcodes and addresses are resolved only to locate clients; the written document keeps them as given.
     """
-    from geodata.prepare import assign_localities, resolve_postcodes
+    from geodata.prepare import assign_localities, resolve_places
     from optimiser.domain.documents import Locality
     from optimiser.domain.errors import DocumentError
     from optimiser.domain.loading import load_problem
@@ -143,7 +143,7 @@ def assign_from_geojson(problem_path: Path, found: list[dict]) -> dict:
     merged += [Locality.model_validate(f) for f in found]
     errors: list = []
     located = assign_localities(
-        resolve_postcodes(original.model_copy(update={"localities": merged}), errors), errors)
+        resolve_places(original.model_copy(update={"localities": merged}), errors), errors)
     if errors:
         raise DocumentError(errors, "problem")
     doc = original.model_dump(mode="json", exclude_unset=True)

@@ -1,5 +1,9 @@
 """Make a problem ready for the solver: resolve places, assign localities, build travel.
 
+Places: a location with lat/lon is kept; else its postcode is looked up offline;
+else its address is geocoded, only if a geopy geocoder is configured
+(`geodata.geocode`: `$CAREROTA_GEOCODER` or `travel.geocoder`).
+
 The one entry point the CLI and API call before `optimiser.compile_problem`, so
 the optimiser itself never touches maps, postcodes or polygons. The problem
 passed in is never mutated: a new one is returned (pydantic `model_copy`).
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from geodata.geocode import GeocodeError, Geocoder, GeocoderConfig
 from geodata.localities import index_from_problem
 from geodata.matrix import DEFAULT_MAX_SNAP_M, SnapError, network_travel
 from geodata.postcodes import PostcodeError, lookup
@@ -23,15 +28,15 @@ log = logging.getLogger(__name__)
 
 
 def prepare(problem: Problem) -> tuple[Problem, TravelMatrices | None]:
-    """Return the problem with postcodes and localities resolved, and OSM travel if asked.
+    """Return the problem with places and localities resolved, and OSM travel if asked.
 
     Travel is None for the haversine and matrix sources: the optimiser builds those
-    itself. Every fault (unknown postcode, bad boundary, missing network file, a
-    location far from any usable way) is reported at once as a DocumentError
-    naming its field.
+    itself. Every fault (unknown postcode, an address with no geocoder configured,
+    bad boundary, missing network file, a location far from any usable way) is
+    reported at once as a DocumentError naming its field.
     """
     errors: list[FieldError] = []
-    problem = resolve_postcodes(problem, errors)
+    problem = resolve_places(problem, errors)
     problem = assign_localities(problem, errors)
     if errors:
         raise DocumentError(errors)
@@ -40,27 +45,63 @@ def prepare(problem: Problem) -> tuple[Problem, TravelMatrices | None]:
     return problem, osm_travel(problem)
 
 
-def _resolve(loc: Location | None, path: str, errors: list[FieldError]) -> Location | None:
-    if loc is None or loc.lat is not None or not loc.postcode:
-        return loc
-    try:
-        lat, lon = lookup(loc.postcode)
-    except PostcodeError as exc:
-        errors.append(FieldError(f"{path}.postcode", str(exc)))
-        return loc
-    return loc.model_copy(update={"lat": lat, "lon": lon})
+def geocoder_for(problem: Problem, errors: list[FieldError]) -> Geocoder:
+    """The problem's geocoder: `travel.geocoder` (a geopy service name) over the environment.
+
+    Unconfigured is not an error here; only an address that needs it is.
+    """
+    service = (problem.travel.model_extra or {}).get("geocoder")
+    if service is not None and (not isinstance(service, str) or not service.strip()):
+        errors.append(FieldError("travel.geocoder",
+                                 "must be a geopy service name, e.g. 'nominatim'"))
+        service = None
+    return Geocoder(GeocoderConfig.from_env(service), cache_dir())
 
 
-def resolve_postcodes(problem: Problem, errors: list[FieldError]) -> Problem:
-    """Give every postcode-only location its Code-Point Open centroid (lat/lon)."""
+class _Places:
+    """Resolves one problem's locations, collecting errors by field path."""
+
+    def __init__(self, problem: Problem, errors: list[FieldError]) -> None:
+        self.problem = problem
+        self.errors = errors
+        self._geocoder: Geocoder | None = None
+
+    def geocoder(self) -> Geocoder:
+        if self._geocoder is None:
+            self._geocoder = geocoder_for(self.problem, self.errors)
+        return self._geocoder
+
+    def __call__(self, loc: Location | None, path: str) -> Location | None:
+        if loc is None or loc.lat is not None:
+            return loc
+        try:
+            if loc.postcode:
+                lat, lon = lookup(loc.postcode)
+            elif loc.address is not None:
+                lat, lon = self.geocoder().locate(loc.address)
+            else:
+                return loc
+        except PostcodeError as exc:
+            self.errors.append(FieldError(f"{path}.postcode", str(exc)))
+            return loc
+        except GeocodeError as exc:
+            self.errors.append(FieldError(f"{path}.address", str(exc)))
+            return loc
+        return loc.model_copy(update={"lat": lat, "lon": lon})
+
+
+def resolve_places(problem: Problem, errors: list[FieldError]) -> Problem:
+    """Give every location without lat/lon its postcode centroid or geocoded address."""
+    resolve = _Places(problem, errors)
+    resolve.geocoder()  # checks travel.geocoder even when no address needs it
     carers: list[Carer] = []
     for i, carer in enumerate(problem.carers):
-        update: dict[str, object] = {"home": _resolve(carer.home, f"carers[{i}].home", errors)}
+        update: dict[str, object] = {"home": resolve(carer.home, f"carers[{i}].home")}
         shifts = []
         for j, shift in enumerate(carer.shifts):
             changes = {
-                f"{end}_location": _resolve(getattr(shift, f"{end}_location"),
-                                            f"carers[{i}].shifts[{j}].{end}_location", errors)
+                f"{end}_location": resolve(getattr(shift, f"{end}_location"),
+                                           f"carers[{i}].shifts[{j}].{end}_location")
                 for end in ("start", "end")
                 if getattr(shift, f"{end}_location") is not None
             }
@@ -68,7 +109,7 @@ def resolve_postcodes(problem: Problem, errors: list[FieldError]) -> Problem:
         update["shifts"] = shifts
         carers.append(carer.model_copy(update=update))
     clients = [
-        c.model_copy(update={"location": _resolve(c.location, f"clients[{i}].location", errors)})
+        c.model_copy(update={"location": resolve(c.location, f"clients[{i}].location")})
         for i, c in enumerate(problem.clients)
     ]
     return problem.model_copy(update={"carers": carers, "clients": clients})
