@@ -40,10 +40,10 @@ def _time_limits(text: str | None, suite: str) -> list[float]:
 
 @friendly
 def bench(
-    suite: Annotated[str, typer.Option(help="smoke | standard | scale | hhcrsp")] = "smoke",
+    suite: Annotated[str, typer.Option(help="smoke | standard | scale | hhcrsp | planted")] = "smoke",
     time_limit: Annotated[str | None, typer.Option(
         help="seconds per solve; a comma list (5,30,120) traces quality against time "
-             "[default: smoke 5, standard 30, scale 120, hhcrsp 30]")] = None,
+             "[default: smoke 5, standard 30, scale 120, hhcrsp 30, planted 30]")] = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="output folder [default: bench-results/<suite>]")] = None,
     solvers: Annotated[str, typer.Option(
@@ -58,6 +58,7 @@ def bench(
     """Benchmark solvers on a suite: results.json, report.md and a quality-against-time plot."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from benchmarks.planted import add_hidden, finish_run
     from benchmarks.report import write_report
     from benchmarks.runner import SOLVERS, RunOptions, machine, run, unavailable
     from benchmarks.suites import SuiteError
@@ -100,7 +101,10 @@ def bench(
         def started(spec, solver: str, limit: float) -> None:
             bar.update(task, description=f"{spec.name} · {solver} · {limit:g} s")
 
+        planted = {s.name: s.planted for s in specs}
+
         def finished(row: dict) -> None:
+            add_hidden(row, planted.get(row["instance"]))  # planted suite: vs the hidden rota
             rows.append(row)
             bar.advance(task)
 
@@ -110,6 +114,7 @@ def bench(
         except KeyboardInterrupt:
             interrupted = True
     report = write_report(rows, target, header, skipped, interrupted)
+    finish_run(target, rows)
     invalid = sum(1 for r in rows if not r.get("valid"))
     out.print(f"{len(rows)} row(s) in {target / 'results.json'}; report {report}"
               + (f"; [yellow]{invalid} row(s) invalid or failed[/yellow]" if invalid else ""),

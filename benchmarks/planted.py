@@ -34,12 +34,15 @@ on top so a one-ulp difference could never invalidate the rota.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+import json
 import logging
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -623,3 +626,35 @@ def report_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"{f'{ratio:.3f}' if ratio is not None else '–'} | "
             f"{'yes' if r.get('valid') else 'no'} |")
     return [*lines, ""]
+
+
+@functools.lru_cache(maxsize=8)
+def _hidden_of(options: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    problem, hidden = planted(**dict(options))
+    return hidden_figures(problem, hidden)
+
+
+def add_hidden(row: dict[str, Any], options: dict[str, Any] | None) -> None:
+    """Give a bench row of a planted instance its hidden-rota columns (in place)."""
+    if options is not None:
+        row.update(compare(row, _hidden_of(tuple(sorted(options.items())))))
+
+
+def finish_run(out: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite results.json with the hidden-rota columns and add their section to report.md.
+
+    The runner writes results.json before the CLI sees each row, so the last
+    row's columns land only here.
+    """
+    if not any("hidden_visits" in r for r in rows):
+        return
+    path = out / "results.json"
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["rows"] = rows
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    report = out / "report.md"
+    if report.exists():
+        text = report.read_text(encoding="utf-8")
+        report.write_text(text.rstrip("\n") + "\n\n" + "\n".join(report_lines(rows)),
+                          encoding="utf-8")

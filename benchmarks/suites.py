@@ -15,9 +15,10 @@ from typing import Any
 from benchmarks.hhcrsp import PUBLISHED_AT, HhcrspInstance, instance_path, read_bks, read_instance
 from optimiser.domain.documents import Problem
 
-SUITES = ("smoke", "standard", "scale", "hhcrsp")
+SUITES = ("smoke", "standard", "scale", "hhcrsp", "planted")
 #: Default --time-limit per suite (seconds).
-DEFAULT_TIME_LIMIT = {"smoke": 5.0, "standard": 30.0, "scale": 120.0, "hhcrsp": 30.0}
+DEFAULT_TIME_LIMIT = {"smoke": 5.0, "standard": 30.0, "scale": 120.0, "hhcrsp": 30.0,
+                      "planted": 30.0}
 #: The project root's sibling folder where shared data sets live (../shared/benchmarks).
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 DATA_SETS = {"hhcrsp": "mankowska-2014"}
@@ -34,7 +35,9 @@ class InstanceSpec:
     generator: keyword arguments of `optimiser.generate.GeneratorOptions`;
     single_carer: drop every `follows` link too, so the instance is all
     single-carer visits with windows (what every peer models in full);
-    hhcrsp: path of a Mankowska instance file, with its code and best-known cost.
+    hhcrsp: path of a Mankowska instance file, with its code and best-known cost;
+    planted: keyword arguments of `benchmarks.planted.planted` (an instance
+    built around a hidden rota covering every visit).
     """
 
     name: str
@@ -44,6 +47,7 @@ class InstanceSpec:
     code: str | None = None
     bks: float | None = None
     single_carer: bool = False
+    planted: dict[str, Any] | None = None
 
 
 def _generated(suite: str, name: str, **options: Any) -> InstanceSpec:
@@ -85,6 +89,14 @@ def scale() -> list[InstanceSpec]:
             for c in (500, 1000)]
 
 
+def planted() -> list[InstanceSpec]:
+    """Instances built around a hidden full-coverage rota: days at 20, 40, 120 carers, a week."""
+    specs = [InstanceSpec(name=f"planted-c{c}-day", suite="planted",
+                          planted={"carers": c, "days": 1, "seed": c}) for c in (20, 40, 120)]
+    return [*specs, InstanceSpec(name="planted-c20-week", suite="planted",
+                                 planted={"carers": 20, "days": 7, "seed": 20})]
+
+
 def default_data(suite: str) -> Path:
     return SHARED / DATA_SETS[suite]
 
@@ -121,7 +133,7 @@ def instances(suite: str, data: Path | None = None,
         return hhcrsp(data, names)
     if suite not in SUITES:
         raise SuiteError(f"--suite: unknown suite {suite!r}; use one of {', '.join(SUITES)}")
-    specs = {"smoke": smoke, "standard": standard, "scale": scale}[suite]()
+    specs = {"smoke": smoke, "standard": standard, "scale": scale, "planted": planted}[suite]()
     if names:
         unknown = [n for n in names if n not in {s.name for s in specs}]
         if unknown:
@@ -138,6 +150,11 @@ def build(spec: InstanceSpec, time_limit: float) -> tuple[Problem, HhcrspInstanc
 
         inst = read_instance(Path(spec.hhcrsp))
         return to_problem(inst, time_limit=time_limit), inst
+    if spec.planted is not None:
+        from benchmarks.planted import planted as plant
+
+        problem = plant(**spec.planted)[0]
+        return problem.model_copy(update={"id": spec.name, "time_limit_seconds": time_limit}), None
     from optimiser.generate import GeneratorOptions, generate
 
     problem = generate(GeneratorOptions(**spec.generator))
