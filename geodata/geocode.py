@@ -96,6 +96,7 @@ class Geocoder:
         self.config = config
         self.cache = cache
         self._geocoder: Any = None
+        self._failure: GeocodeError | None = None  # a failing service is not asked again
 
     def _key(self, address: str) -> str:
         assert self.config is not None
@@ -163,6 +164,8 @@ class Geocoder:
             found = self._cached(key)
             if found is not None:
                 return found
+            if self._failure is not None:
+                raise self._failure
             service = self._service()
             wait = _LAST_CALL.get(self.config.service, -math.inf) + self.config.min_delay_s
             if wait > time.monotonic():
@@ -171,8 +174,9 @@ class Geocoder:
                 log.info("geocoding %r with %s", address, self.config.service)
                 result = service.geocode(address.strip(), exactly_one=True)
             except GeopyError as exc:
-                raise GeocodeError(f"geocoder {self.config.service!r} failed: "
-                                   f"{exc or type(exc).__name__}") from exc
+                self._failure = GeocodeError(f"geocoder {self.config.service!r} failed: "
+                                             f"{exc or type(exc).__name__}")
+                raise self._failure from exc
             finally:
                 _LAST_CALL[self.config.service] = time.monotonic()
             if result is None:
