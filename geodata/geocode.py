@@ -5,7 +5,8 @@ default: `$CAREROTA_GEOCODER` (or the problem's `travel.geocoder`) names a geopy
 service (`nominatim`, `opencage`, `googlev3`, ...), looked up with geopy's
 `get_geocoder_for_service`. `$CAREROTA_GEOCODER_USER_AGENT` identifies the
 deployment (Nominatim's usage policy asks for it) and `$CAREROTA_GEOCODER_API_KEY`
-is passed as `api_key` to services that need one; keys never live in documents.
+is passed as `api_key` to the `$CAREROTA_GEOCODER` service only (never to another
+service a document names); keys never live in documents.
 
 Calls are serialised process-wide and spaced by `$CAREROTA_GEOCODER_MIN_DELAY`
 seconds (default 1, Nominatim's limit), because the matcher prepares several
@@ -66,9 +67,12 @@ class GeocoderConfig:
                  env: Mapping[str, str] | None = None) -> GeocoderConfig | None:
         """The configured geocoder, `service` (travel.geocoder) overriding the environment."""
         env = os.environ if env is None else env
-        name = (service or env.get(GEOCODER_ENV, "")).strip().lower()
+        configured = env.get(GEOCODER_ENV, "").strip().lower()
+        name = (service or configured).strip().lower()
         if not name:
             return None
+        # The operator's key is for the operator's service, never one a document names.
+        key = (env.get(API_KEY_ENV) or None) if name == configured else None
         try:
             delay = float(env.get(MIN_DELAY_ENV, "1"))
         except ValueError:
@@ -77,7 +81,7 @@ class GeocoderConfig:
             log.warning("%s must be a number of seconds >= 0; using 1", MIN_DELAY_ENV)
             delay = 1.0
         return cls(service=name, user_agent=env.get(USER_AGENT_ENV) or DEFAULT_USER_AGENT,
-                   api_key=env.get(API_KEY_ENV) or None, min_delay_s=delay)
+                   api_key=key, min_delay_s=delay)
 
 
 def normalise(address: str) -> str:

@@ -133,15 +133,20 @@ def test_without_a_geocoder_an_address_is_a_field_error(services: list[str]) -> 
     prepare(load_problem(town_problem(None)))  # problems without addresses need no geocoder
 
 
-def test_travel_geocoder_option_and_its_errors(services: list[str],
+def test_travel_geocoder_option_and_its_errors(services: list[str], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     doc = address_problem()
     doc["travel"]["geocoder"] = "Photon"
     monkeypatch.setenv(geocode.GEOCODER_ENV, "nominatim")  # the document's choice wins
     monkeypatch.setenv(geocode.API_KEY_ENV, "k-123")
     ready, _ = prepare(load_problem(doc))
-    assert services == ["photon"] and FakeGeocoder.instances[0].kwargs == {"api_key": "k-123"}
+    assert services == ["photon"] and FakeGeocoder.instances[0].kwargs == {}  # key not sent
     assert ready.clients[3].location.lat is not None
+    geocode.clear_memo()
+    monkeypatch.setenv("CAREROTA_CACHE_DIR", str(tmp_path / "cache2"))
+    monkeypatch.setenv(geocode.GEOCODER_ENV, "photon")  # the operator's own service gets it
+    prepare(load_problem(doc))
+    assert FakeGeocoder.instances[-1].kwargs == {"api_key": "k-123"}
 
     doc["travel"]["geocoder"] = 7
     with pytest.raises(DocumentError) as info:
