@@ -123,8 +123,12 @@ def assign_localities(problem: Problem, errors: list[FieldError]) -> Problem:
             if c.locality is None and c.location.lat is not None]
     if not index.ids or not todo:
         return problem
-    found = index.locate([(problem.clients[i].location.lat, problem.clients[i].location.lon)
-                          for i in todo])  # type: ignore[misc]
+    points: list[tuple[float, float]] = []
+    for i in todo:
+        loc = problem.clients[i].location
+        assert loc.lat is not None and loc.lon is not None  # a lat comes with its lon
+        points.append((loc.lat, loc.lon))
+    found = index.locate(points)
     clients = list(problem.clients)
     for i, locality in zip(todo, found, strict=True):
         if locality is None:
@@ -153,10 +157,14 @@ def osm_travel(problem: Problem) -> TravelMatrices:
     if not isinstance(max_snap, int | float) or max_snap <= 0:
         raise DocumentError([FieldError("travel.max_snap_m", "must be a positive number (metres)")])
     keys, coords, where = problem_points(problem)
+    resolved = [c for c in coords if c is not None]
+    if len(resolved) < len(coords):  # only when called without resolve_places first
+        raise DocumentError([FieldError(where[k], "location not resolved: run geodata.prepare")
+                             for k, c in zip(keys, coords, strict=True) if c is None])
     modes = sorted({c.travel_mode for c in problem.carers} | {"drive"})
     speeds = {**DEFAULT_SPEED_KMH, **travel.speed_kmh}
     try:
-        minutes, km = network_travel(network, coords, modes, speeds, float(max_snap), cache_dir())
+        minutes, km = network_travel(network, resolved, modes, speeds, float(max_snap), cache_dir())
     except SnapError as exc:
         raise DocumentError([
             FieldError(where[keys[i]], SnapError.describe(mode, exc.limit_m))
