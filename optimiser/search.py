@@ -227,6 +227,7 @@ def _band_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rand
             continue
         chosen.append(k)
         free.update(mine)
+    _close_links(p, plan, chosen, free, band_visits, limit=state.max_vehicles + 4)
     chosen_set = set(chosen)
     room = max(3, min(2 * len(chosen), state.free - len(free)))
     orphans = sorted(
@@ -239,6 +240,25 @@ def _band_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rand
     _add_partners(p, plan, free)
     pinned = {v for k in chosen for v in plan.routes[k] if v not in free}
     return Neighbourhood(chosen, sorted(free | pinned), set(), pinned)
+
+
+def _close_links(p: CompiledProblem, plan: Plan, chosen: list[int], free: set[int], band_visits,
+                 limit: int) -> None:
+    """Add the vehicles holding the other half of free visits' links (the second carer of a
+    double-up, a `follows` partner): otherwise those starts stay pinned and nothing moves."""
+    carers_of = plan.carers_of()
+    extra: list[int] = []
+    for v in list(free):
+        partners = [v, *_linked(p, v)]
+        for q in partners:
+            for k in carers_of.get(q, []):
+                if k not in chosen and k not in extra:
+                    extra.append(k)
+    for k in extra:
+        if len(chosen) >= limit:
+            break
+        chosen.append(k)
+        free.update(band_visits(k))
 
 
 def _linked(p: CompiledProblem, v: int) -> list[int]:

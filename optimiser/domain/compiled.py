@@ -209,7 +209,8 @@ def default_travel(problem: Problem, keys: list[str], coords: list) -> TravelMat
     missing = [k for k, c in zip(keys, coords, strict=True) if c is None]
     if missing:
         raise DocumentError(
-            [FieldError(k, "postcode not resolved: load the problem through geodata.prepare")
+            [FieldError(k, "location not resolved (postcode or address): "
+                        "load the problem through geodata.prepare")
              for k in missing]
         )
     modes = sorted({c.travel_mode for c in problem.carers} | {"drive"})
