@@ -43,7 +43,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -503,8 +503,8 @@ def _visit_docs(rng: random.Random, pl: _Planter, origin: datetime) -> list[Visi
     docs = []
     for v in pl.visits:
         half = 15 if v.critical else 30
-        priority = "critical" if v.critical else ("high" if "end_of_life" in v.client.needs
-                                                  else "normal")
+        priority: Literal["critical", "high", "normal"] = (
+            "critical" if v.critical else "high" if "end_of_life" in v.client.needs else "normal")
         docs.append(Visit(
             id=v.id, client_id=v.client.id, earliest_start=at(v.day, v.start - half),
             latest_start=at(v.day, v.start + half), preferred_start=at(v.day, v.start),
@@ -538,6 +538,7 @@ def _hidden(compiled: CompiledProblem, pl: _Planter, origin: datetime) -> Soluti
             stops.append(Stop(visit_id=v.id, start=at(v.day, v.start),
                               end=at(v.day, v.start + v.duration), travel_minutes=t))
             point = vp
+        assert point is not None  # the route has a stop
         back = compiled.minutes(carer, point, shift.end_point) if shift.end_point is not None else 0
         km += float(compiled.travel.km[point, shift.end_point]) if shift.end_point is not None else 0
         travel += back
