@@ -242,9 +242,13 @@ def rows_of(errors: list[FieldError], origin: Origin) -> list[FieldError]:
         carer, shift, rest = int(m.group(1)), m.group(2), m.group(3)
         key = (carer, int(shift)) if shift is not None else (carer, None)
         row = origin.get(key, origin.get((carer, None)))
-        column = {".start": "shift_start", ".end": "shift_end", "": "shift_start"}.get(
-            rest, rest.lstrip(".").split("[")[0]) if shift is not None else (
-            rest.lstrip(".").split("[")[0] or "id")
+        if shift is not None:
+            column = {".start": "shift_start", ".end": "shift_end", "": "shift_start"}.get(
+                rest, rest.lstrip(".").split("[")[0])
+        elif rest.startswith(".home"):  # the home is two or three cells
+            column = "home_postcode" if rest.endswith(".postcode") else "home_lat"
+        else:
+            column = rest.lstrip(".").split("[")[0] or "id"
         out.append(FieldError(where(row, column) if row else e.path, e.message))
     return out
 

@@ -6,6 +6,11 @@ is wrapped in a problem spanning all its datetimes and handed to
 `optimiser.domain.loading.problem_errors`, so the API and the CLI reject the
 same mistakes with the same field paths. The rota is checked for ids that do
 not exist; whether it keeps every rule is `POST /v1/validate`'s job.
+
+Places are resolved at upload (`geodata.prepare.resolve_places`: postcodes
+offline, addresses through the operator's geocoder), so a postcode that does
+not exist is a 422 naming its field now rather than a failed match later. The
+stored document keeps what the provider sent and gains the resolved `lat`/`lon`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from api.limits import problem_limits
+from geodata.prepare import resolve_places
 from optimiser.domain.documents import District, Horizon, Locality, Problem, Provider
 from optimiser.domain.errors import FieldError
 from optimiser.domain.loading import check_mixed_datetimes, problem_errors, route_errors
@@ -71,6 +77,35 @@ def provider_errors(provider: Provider, max_days: int = 62) -> list[FieldError]:
                   for e in problem_limits(problem, max_days)]
     errors += _rota_errors(provider)
     return errors
+
+
+def resolved_document(provider: Provider) -> tuple[dict[str, Any], list[FieldError]]:
+    """The document to store, with lat/lon for places given by postcode or address.
+
+    Returns the errors of places that cannot be resolved (unknown postcode, an
+    address with no geocoder configured or not found), with the provider
+    document's field paths; the caller stores nothing when there are any.
+    """
+    errors: list[FieldError] = []
+    places = Problem.model_construct(carers=provider.carers, clients=provider.clients)
+    resolved = resolve_places(places, errors)
+    document = stored_document(provider)
+    if errors:
+        return document, errors
+
+    def fill(target: dict[str, Any], before: Any, after: Any) -> None:
+        if before is not None and before.lat is None and after.lat is not None:
+            target.update(lat=after.lat, lon=after.lon)
+
+    for i, (old, new) in enumerate(zip(provider.carers, resolved.carers, strict=True)):
+        carer = document["carers"][i]
+        fill(carer["home"], old.home, new.home)
+        for j, (s_old, s_new) in enumerate(zip(old.shifts, new.shifts, strict=True)):
+            for end in ("start_location", "end_location"):
+                fill(carer["shifts"][j].get(end) or {}, getattr(s_old, end), getattr(s_new, end))
+    for i, (c_old, c_new) in enumerate(zip(provider.clients, resolved.clients, strict=True)):
+        fill(document["clients"][i]["location"], c_old.location, c_new.location)
+    return document, []
 
 
 def _rota_errors(provider: Provider) -> list[FieldError]:

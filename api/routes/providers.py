@@ -17,7 +17,7 @@ from api import examples
 from api.carers_csv import parse_carers_csv, render_carers_csv, rows_of, template_csv
 from api.db import ProviderRecord, aware, utcnow
 from api.deps import PrincipalDep, SessionDep, StateDep
-from api.providers import provider_errors, stored_document
+from api.providers import provider_errors, resolved_document
 from api.schemas import CarersReplaced, Message, ProviderSummary, Rejected
 from optimiser.domain.documents import Provider
 from optimiser.domain.errors import DocumentError, FieldError, from_validation_error
@@ -92,15 +92,17 @@ def put_provider(
     """Carers, clients, committed visits and the rota covering them (spec/brokerage.md).
 
     Checked like a problem (unknown ids, windows ending before they start, overlapping
-    shifts, ...) and the rota for unknown carers, shifts and visits; 422 lists every error.
+    shifts, ...) and the rota for unknown carers, shifts and visits; postcodes and addresses
+    are resolved now (stored with their lat/lon). 422 lists every error and stores nothing.
     """
     if document.id != provider_id:
         raise DocumentError([FieldError("id", f"{document.id!r} is not the provider id in "
                                               f"the URL ({provider_id!r})")], "provider")
     errors = provider_errors(document, state.settings.max_horizon_days)
-    if errors:
-        raise DocumentError(errors, "provider")
-    record, created = _save(db, provider_id, stored_document(document))
+    stored, unresolved = resolved_document(document)
+    if errors or unresolved:
+        raise DocumentError(errors + unresolved, "provider")
+    record, created = _save(db, provider_id, stored)
     response.status_code = 201 if created else 200
     return summary(record)
 
@@ -170,9 +172,10 @@ def _store_carers(db: Session, provider_id: str, data: bytes, max_days: int) -> 
     except ValidationError as exc:  # only if the stored document predates a schema change
         raise DocumentError(from_validation_error(exc), "provider") from exc
     errors = provider_errors(provider, max_days)
-    if errors:
-        raise DocumentError(rows_of(errors, origin), "carers CSV")
-    _save(db, provider_id, document)
+    stored, unresolved = resolved_document(provider)
+    if errors or unresolved:
+        raise DocumentError(rows_of(errors + unresolved, origin), "carers CSV")
+    _save(db, provider_id, stored)
     return CarersReplaced(id=provider_id, carers=len(carers),
                           shifts=sum(len(c.shifts) for c in carers), dropped_routes=dropped)
 
