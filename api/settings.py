@@ -38,3 +38,8 @@ class Settings(BaseSettings):
     max_match_seconds: float = Field(
         default=120.0, gt=0, description="cap on a match request's time_limit_seconds"
     )
+    allow_problem_geocoder: bool = Field(
+        default=False,
+        description="accept a problem's travel.geocoder (which geopy service the server sends "
+        "its addresses to); off: only the operator's CAREROTA_GEOCODER is used",
+    )

@@ -21,9 +21,25 @@ from optimiser.domain.loading import check_mixed_datetimes, problem_errors
 router = APIRouter(prefix="/v1", tags=["rota"])
 
 
-def ready(problem: Problem, max_days: int, prefix: str = "") -> CompiledProblem:
-    """Check a problem's meaning and size, resolve its places and compile it: 422 on any error."""
-    errors = problem_errors(problem) or problem_limits(problem, max_days)
+GEOCODER_REFUSED = ("not allowed through the API; the operator configures CAREROTA_GEOCODER")
+
+
+def geocoder_errors(problem: Problem, allowed: bool) -> list[FieldError]:
+    """A caller may not choose where the server sends addresses, unless the operator allows it."""
+    if allowed or (problem.travel.model_extra or {}).get("geocoder") is None:
+        return []
+    return [FieldError("travel.geocoder", GEOCODER_REFUSED)]
+
+
+def ready(problem: Problem, max_days: int, prefix: str = "",
+          allow_geocoder: bool = False) -> CompiledProblem:
+    """Check a problem's meaning and size, resolve its places and compile it: 422 on any error.
+
+    `allow_geocoder`: accept the problem's `travel.geocoder` (the setting
+    `allow_problem_geocoder`); otherwise it is refused before anything is geocoded.
+    """
+    errors = (problem_errors(problem) or problem_limits(problem, max_days)) + geocoder_errors(
+        problem, allow_geocoder)
     if not errors:
         try:
             return compile_problem(*prepare(problem))
@@ -49,7 +65,8 @@ def start_solve(
     problem's `time_limit_seconds` (capped by the server) and `seed`; its rota is checked
     against every rule before it is stored.
     """
-    compiled = ready(problem, state.settings.max_horizon_days)
+    compiled = ready(problem, state.settings.max_horizon_days,
+                     allow_geocoder=state.settings.allow_problem_geocoder)
     document = problem.model_dump(mode="json", exclude_unset=True)
     job_id = state.jobs.submit(compiled, document, who.provider_id)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
@@ -99,7 +116,8 @@ def validate_rota(
     from optimiser.validate import validate
 
     del who  # any valid key may check a rota
-    compiled = ready(body.problem, state.settings.max_horizon_days, prefix="problem")
+    compiled = ready(body.problem, state.settings.max_horizon_days, prefix="problem",
+                     allow_geocoder=state.settings.allow_problem_geocoder)
     errors: list[FieldError] = []
     check_mixed_datetimes(body.solution, errors, "solution")
     if errors:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api import examples
+from api.app import create_app
+from api.settings import Settings
 from tests.api.conftest import Keys
 
 
@@ -37,3 +39,29 @@ def test_problem_errors_are_prefixed(client: TestClient, keys: Keys) -> None:
     assert answer.json()["detail"] == [
         {"path": "problem.visits[1].client_id", "message": "unknown client 'nobody'"}]
     assert client.post("/v1/validate", json={"problem": problem}).status_code == 401
+
+
+def test_a_problem_may_not_choose_the_geocoder(client: TestClient, keys: Keys) -> None:
+    problem = examples.problem()
+    problem["travel"] = {"geocoder": "nominatim"}
+    refused = ("not allowed through the API; the operator configures CAREROTA_GEOCODER")
+    answer = client.post("/v1/validate", json={"problem": problem,
+                                               "solution": examples.solution()},
+                         headers=keys.broker)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == [{"path": "problem.travel.geocoder", "message": refused}]
+    answer = client.post("/v1/solve", json=problem, headers=keys.provider)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == [{"path": "travel.geocoder", "message": refused}]
+
+
+def test_the_operator_may_allow_a_problem_geocoder(settings: Settings, keys: Keys) -> None:
+    problem = examples.problem()
+    problem["travel"] = {"geocoder": "nominatim"}  # every place has lat/lon: nothing is sent
+    allowed = settings.model_copy(update={"allow_problem_geocoder": True})
+    with TestClient(create_app(allowed)) as open_client:
+        answer = open_client.post("/v1/validate", json={"problem": problem,
+                                                        "solution": examples.solution()},
+                                  headers=keys.broker)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["valid"] is True
