@@ -15,13 +15,22 @@ log = logging.getLogger(__name__)
 RATINGS = ("outstanding", "good", "requires_improvement", "inadequate", "not_rated")
 
 
-def _needs_geodata(district: Any) -> bool:
-    """OSM travel or postcode-only locations need geodata.prepare before compiling."""
+def _needs_geodata(district: Any, package: Any) -> bool:
+    """Whether geodata.prepare must run before compiling: OSM travel, a place given
+    only by postcode or address (the district's or the package client's), or a
+    client without a locality in a district whose localities have boundaries.
+    """
     if district.travel.source == "osm":
         return True
-    locations = [c.home for p in district.providers for c in p.carers]
-    locations += [c.location for p in district.providers for c in p.clients]
-    return any(loc.lat is None for loc in locations)
+    carers = [c for p in district.providers for c in p.carers]
+    clients = [*(c for p in district.providers for c in p.clients), package.client]
+    locations = [c.home for c in carers] + [c.location for c in clients]
+    locations += [loc for c in carers for s in c.shifts
+                  for loc in (s.start_location, s.end_location) if loc is not None]
+    if any(loc.lat is None for loc in locations):
+        return True
+    return any(loc.boundary for loc in district.localities) and any(
+        c.locality is None for c in clients)
 
 
 def match_command(
@@ -50,7 +59,7 @@ def match_command(
     pkg = load_package(read_path(package, "package"))
     chosen = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
     prepare = None
-    if _needs_geodata(doc):
+    if _needs_geodata(doc, pkg):
         from geodata.prepare import prepare
     options = MatchOptions(min_cqc_rating=min_cqc_rating, providers=chosen,  # type: ignore[arg-type]
                            time_limit=time_limit, workers=workers)

@@ -9,6 +9,7 @@ OSM travel) and answers 501 when matching is not installed.
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 from typing import Any
 
@@ -19,6 +20,9 @@ from api.schemas import MatchRequest
 from api.settings import Settings
 from geodata.prepare import prepare
 from optimiser.domain.documents import District
+from optimiser.domain.errors import DocumentError, FieldError
+
+_PROVIDER_PATH = re.compile(r"^providers\[(\d+)\](\..*)$")
 
 
 class MatcherUnavailable(RuntimeError):
@@ -45,6 +49,20 @@ def matcher_installed() -> bool:
     return True
 
 
+def stored_paths(errors: list[FieldError], district: District) -> list[FieldError]:
+    """`providers[3].clients[0]...` (the built district's order, unseen by the caller) as
+    `providers['wharfe-care'].clients[0]...`: the stored provider document and its path.
+    """
+    out = []
+    for e in errors:
+        m = _PROVIDER_PATH.match(e.path)
+        if m is not None and int(m.group(1)) < len(district.providers):
+            e = FieldError(f"providers[{district.providers[int(m.group(1))].id!r}]{m.group(2)}",
+                           e.message)
+        out.append(e)
+    return out
+
+
 def match_package(district: District, request: MatchRequest, settings: Settings) -> Any:
     """Run the matcher over `district` with the request's options; a JSON-ready result."""
     matching = _matcher()
@@ -54,7 +72,10 @@ def match_package(district: District, request: MatchRequest, settings: Settings)
         min_cqc_rating=request.min_cqc_rating, providers=request.providers,
         time_limit=limit, workers=settings.solver_threads,
     )
-    result = matching.match(district, request.package, options, prepare=prepare)
+    try:
+        result = matching.match(district, request.package, options, prepare=prepare)
+    except DocumentError as exc:
+        raise DocumentError(stored_paths(exc.errors, district), exc.kind) from exc
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json", exclude_none=True)
     return jsonable_encoder(result)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -179,6 +180,7 @@ def expand_package(package: Package, aware: bool = False, timezone: str = "Europ
     Ids are `<package id>-<yyyy-mm-dd>-<hh:mm>` (a second call at the same minute
     gets `-2`). Datetimes are naive local times unless the district's are aware.
     """
+    _check_calendar(package)
     zone = ZoneInfo(timezone) if aware else None
     out: list[PackageVisit] = []
     seen: set[str] = set()
@@ -205,6 +207,41 @@ def expand_package(package: Package, aware: bool = False, timezone: str = "Europ
             )
             out.append(PackageVisit(visit, ci, d, weekday))
     return out
+
+
+def _check_calendar(package: Package) -> None:
+    """Every visit's window and end must be a representable datetime.
+
+    Python's datetimes run from year 1 to 9999: a package starting at either
+    end of that (or with enormous days or minutes) is reported by field rather
+    than escaping as an OverflowError. The bounds are generous: the first day
+    minus the tolerance, and the day after the last plus tolerance and duration.
+    """
+    def past(what: str) -> str:
+        return f"{what} from {package.start} run(s) off the calendar (years 1-9999)"
+
+    try:
+        first = datetime(package.start.year, package.start.month, package.start.day)
+        last = first + timedelta(days=package.days + 1)
+    except OverflowError:
+        where = "package.days" if package.days > 62 else "package.start"
+        raise DocumentError([FieldError(where, past(f"{package.days} day(s)"))], "package") from None
+    errors: list[FieldError] = []
+    for i, call in enumerate(package.calls):
+        try:
+            tol = timedelta(minutes=call.tolerance_minutes)
+            _earliest, latest = first - tol, last + tol  # only whether they overflow matters
+        except OverflowError:
+            errors.append(FieldError(f"package.calls[{i}].tolerance_minutes",
+                                     past(f"{call.tolerance_minutes} minutes")))
+            continue
+        try:
+            _ends = latest + timedelta(minutes=call.duration_minutes)
+        except OverflowError:
+            errors.append(FieldError(f"package.calls[{i}].duration_minutes",
+                                     past(f"{call.duration_minutes} minutes")))
+    if errors:
+        raise DocumentError(errors, "package")
 
 
 def _point_in_ring(lon: float, lat: float, ring: list[list[float]]) -> bool:
@@ -339,16 +376,79 @@ def _prepared(problem: Problem, prepare: Prepare | None) -> CompiledProblem:
     return compile_problem(problem, travel)
 
 
+_PROBLEM_PATH = re.compile(r"^(carers|clients|visits)\[(\d+)\](.*)$")
+_WINDOW_FIELDS = (".earliest_start", ".latest_start", ".preferred_start")
+
+
+def document_path(path: str, i: int, provider: Provider, package: Package,
+                  pvisits: list[PackageVisit]) -> str:
+    """A path in provider i's problem (package joined) as a path in the district or package.
+
+    The package client is appended to the provider's clients and the package
+    visits to its visits, so those indices map back to `package.client` and the
+    call (`package.calls[c]`) a visit comes from; everything else of the
+    provider is `providers[i]....`. Paths outside carers, clients and visits
+    (travel, localities, timezone) are already the district's. compile_problem's
+    point keys (`home:<carer>`, `client:<id>`, `shift:<carer>:<j>:<end>`) are
+    mapped too.
+    """
+    own = f"providers[{i}]"
+    kind, _, rest = path.partition(":")
+    if rest and kind in ("home", "client", "shift"):
+        if kind == "client":
+            if rest == package.client.id:
+                return "package.client.location"
+            j = next((k for k, c in enumerate(provider.clients) if c.id == rest), None)
+            return path if j is None else f"{own}.clients[{j}].location"
+        carer_id, *shift = rest.rsplit(":", 2) if kind == "shift" else (rest,)
+        j = next((k for k, c in enumerate(provider.carers) if c.id == carer_id), None)
+        if j is None:
+            return path
+        if kind == "home":
+            return f"{own}.carers[{j}].home"
+        return f"{own}.carers[{j}].shifts[{shift[0]}].{shift[1]}_location"
+    m = _PROBLEM_PATH.match(path)
+    if m is None:
+        return path
+    field_, n, tail = m.group(1), int(m.group(2)), m.group(3)
+    if field_ == "clients" and n >= len(provider.clients):
+        return f"package.client{tail}"
+    if field_ == "visits" and n >= len(provider.visits):
+        k = n - len(provider.visits)
+        if k >= len(pvisits):
+            return path
+        tail = ".time" if tail in _WINDOW_FIELDS else tail
+        return f"package.calls[{pvisits[k].call}]{tail}"
+    return f"{own}.{path}"
+
+
+def _kind(errors: list[FieldError]) -> str:
+    """Which documents the errors are in: 'package', 'district' or both."""
+    package = {e.path.startswith("package") for e in errors}
+    return {frozenset({True}): "package", frozenset({False}): "district"}.get(
+        frozenset(package), "district and package")
+
+
 def start_work(district: District, provider: Provider, package: Package,
                pvisits: list[PackageVisit], prepare: Prepare | None = None) -> Work:
-    """Compile the provider's problem with the package and read its committed rota."""
-    compiled = _prepared(provider_problem(district, provider, package, pvisits), prepare)
+    """Compile the provider's problem with the package and read its committed rota.
+
+    Errors from geodata or compiling (an unknown postcode, an address nobody can
+    geocode) name the field in the district or package document, not in the
+    provider problem built here.
+    """
+    i = next(j for j, p in enumerate(district.providers) if p.id == provider.id)
+    try:
+        compiled = _prepared(provider_problem(district, provider, package, pvisits), prepare)
+    except DocumentError as exc:
+        errors = [FieldError(document_path(e.path, i, provider, package, pvisits), e.message)
+                  for e in exc.errors]
+        raise DocumentError(errors, _kind(errors)) from exc
     el = build_eligibility(compiled)
     committed = plan_from_routes(compiled, el, provider.rota.routes)
     pkg = [compiled.visit_index[pv.visit.id] for pv in pvisits]
     missing = [v.id for v in compiled.visits[: len(provider.visits)] if v.index not in committed.start]
     if missing:
-        i = next(j for j, p in enumerate(district.providers) if p.id == provider.id)
         raise DocumentError([FieldError(f"providers[{i}].rota", f"committed visit {m!r} is not "
                                         "in the rota (every visit must be covered)")
                              for m in missing[:5]], "district")

