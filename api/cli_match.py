@@ -46,7 +46,7 @@ def match_command(
 ) -> None:
     """Rank the district's providers for a new care package (JSON result)."""
     from optimiser.domain.loading import load_district, load_package
-    from optimiser.match import MatchOptions, match
+    from optimiser.match import MatchOptions, Prepare, match
 
     if min_cqc_rating is not None and min_cqc_rating not in RATINGS[:-1]:
         raise UserError(f"--min-cqc-rating: unknown rating {min_cqc_rating!r}; use one of "
@@ -58,9 +58,11 @@ def match_command(
     doc = load_district(read_path(district, "district"))
     pkg = load_package(read_path(package, "package"))
     chosen = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
-    prepare = None
+    prepare: Prepare | None = None
     if _needs_geodata(doc, pkg):
-        from geodata.prepare import prepare
+        from geodata.prepare import prepare as geodata_prepare
+
+        prepare = geodata_prepare
     options = MatchOptions(min_cqc_rating=min_cqc_rating, providers=chosen,  # type: ignore[arg-type]
                            time_limit=time_limit, workers=workers)
     result = match(doc, pkg, options, prepare)
