@@ -13,6 +13,7 @@ which keeps every check local and exact; re-timing is the LNS's job.
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,9 +48,12 @@ class Builder:
         n = len(p.point_keys)
         self.rows = {m: (mat.tolist() if n <= 4000 else mat) for m, mat in p.travel.minutes.items()}
         self.followers: dict[int, list[int]] = defaultdict(list)
+        self.partnered: set[int] = set()  # predecessors of 0-0 pairs
         for v in p.visits:
             if v.follows is not None and not v.follows.synchronised:
                 self.followers[v.follows.pred].append(v.index)
+            elif v.follows is not None:
+                self.partnered.add(v.follows.pred)
         self._refresh_books()
 
     # --- bookkeeping -------------------------------------------------------
@@ -95,12 +99,46 @@ class Builder:
                 lo, hi = max(lo, ws - fw.hi), min(hi, ws - fw.lo)
         return lo, hi
 
+    def movable(self, v: int) -> bool:
+        """A placed stop that insertion may re-time inside its window: single-carer and not
+        tied to another visit, so moving it moves nothing on any other route."""
+        vis = self.p.visits[v]
+        return vis.required == 1 and vis.follows is None and v not in self.followers \
+            and v not in self.partnered
+
+    def slack(self, k: int) -> tuple[list[int], list[int]]:
+        """Earliest and latest start of each stop of route k, others re-timed within windows."""
+        p, veh = self.p, self.el.vehicles[k]
+        route = self.plan.routes[k]
+        n = len(route)
+        es, ls = [0] * n, [0] * n
+        prev_pt, prev_end = veh.shift.start_point, veh.shift.start
+        for i, v in enumerate(route):
+            vis = p.visits[v]
+            cur = self.plan.start[v]
+            es[i] = max(vis.earliest, prev_end + self.t(k, prev_pt, vis.point)) \
+                if self.movable(v) else cur
+            es[i] = min(es[i], cur)
+            prev_pt, prev_end = vis.point, es[i] + vis.duration
+        next_pt, next_start = veh.shift.end_point, veh.shift.end
+        for i in range(n - 1, -1, -1):
+            vis = p.visits[route[i]]
+            cur = self.plan.start[route[i]]
+            limit = max(vis.latest, cur)  # never make a stop late that is on time now
+            ls[i] = min(limit, next_start - self.t(k, vis.point, next_pt) - vis.duration) \
+                if self.movable(route[i]) else cur
+            ls[i] = max(ls[i], cur)
+            next_pt, next_start = vis.point, ls[i]
+        return es, ls
+
     def gaps(self, k: int, v: int, lo_v: int, hi_v: int) -> Iterable[Gap]:
-        """Every gap of vehicle k's route where visit v fits inside [lo_v, hi_v]."""
+        """Every gap of vehicle k's route where visit v fits inside [lo_v, hi_v], its
+        neighbours pulled earlier or pushed later inside their windows where they can be."""
         p, veh = self.p, self.el.vehicles[k]
         carer = p.carers[veh.carer]
         vis = p.visits[v]
         route = self.plan.routes[k]
+        es, ls = self.slack(k) if route else ([], [])
         prev_pt, prev_end = veh.shift.start_point, veh.shift.start
         max_leg = carer.max_leg
         for i in range(len(route) + 1):
@@ -108,7 +146,7 @@ class Builder:
                 return
             if i < len(route):
                 nxt = p.visits[route[i]]
-                next_pt, next_start = nxt.point, self.plan.start[route[i]]
+                next_pt, next_start = nxt.point, ls[i]
             else:
                 next_pt, next_start = veh.shift.end_point, veh.shift.end
             t1 = self.t(k, prev_pt, vis.point)
@@ -119,7 +157,28 @@ class Builder:
                 t0 = self.t(k, prev_pt, next_pt) if route else 0
                 yield Gap(k, i, lo, hi, t1 + t2 - t0)
             if i < len(route):
-                prev_pt, prev_end = next_pt, next_start + nxt.duration
+                prev_pt, prev_end = next_pt, es[i] + nxt.duration
+
+    def retimed(self, k: int, position: int, v: int, start: int) -> dict[int, int]:
+        """Start minutes after putting v at `position` of route k at `start`: neighbours
+        pushed later or pulled earlier just enough (`gaps` made sure they can be)."""
+        p = self.p
+        route = list(self.plan.routes[k])
+        route.insert(position, v)
+        out = {v: start}
+        for i in range(position + 1, len(route)):
+            a, b = p.visits[route[i - 1]], p.visits[route[i]]
+            need = out[route[i - 1]] + a.duration + self.t(k, a.point, b.point)
+            if self.plan.start[route[i]] >= need:
+                break
+            out[route[i]] = need
+        for i in range(position - 1, -1, -1):
+            a, b = p.visits[route[i]], p.visits[route[i + 1]]
+            latest = out[route[i + 1]] - self.t(k, a.point, b.point) - a.duration
+            if self.plan.start[route[i]] <= latest:
+                break
+            out[route[i]] = latest
+        return out
 
     def slot_cost(self, gap: Gap, v: int) -> int:
         """Objective increase (without the start-time terms) of doing v in this gap."""
@@ -161,7 +220,8 @@ class Builder:
             route = list(self.plan.routes[gap.vehicle])
             old = self.vehicle_work(gap.vehicle, route)
             route.insert(gap.position, v)
-            new = self.vehicle_work(gap.vehicle, route, {v: start})
+            moved = self.retimed(gap.vehicle, gap.position, v, start)
+            new = self.vehicle_work(gap.vehicle, route, moved)
             if carer.max_day is not None:
                 for day, minutes in new.items():
                     if self.work_day[(c, day)] - old.get(day, 0) + minutes > carer.max_day:
@@ -170,7 +230,7 @@ class Builder:
                 self.work_total[c] - sum(old.values()) + sum(new.values()) > carer.max_total
             ):
                 return False
-            if carer.break_after is not None and not self.break_ok(gap.vehicle, route, {v: start}):
+            if carer.break_after is not None and not self.break_ok(gap.vehicle, route, moved):
                 return False
         for client, carers in new_by_client.items():
             limit = p.clients[client].max_distinct
@@ -278,8 +338,9 @@ class Builder:
             k = gap.vehicle
             c = self.el.vehicles[k].carer
             old = self.vehicle_work(k, self.plan.routes[k])
+            moved = self.retimed(k, gap.position, v, start)
             self.plan.routes[k].insert(gap.position, v)
-            self.plan.start[v] = start
+            self.plan.start.update(moved)
             new = self.vehicle_work(k, self.plan.routes[k])
             for day in set(old) | set(new):
                 self.work_day[(c, day)] += new.get(day, 0) - old.get(day, 0)
@@ -317,11 +378,13 @@ def groups(p: CompiledProblem) -> list[list[int]]:
 
 
 def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
-              banned: frozenset[int] = frozenset(), deadline: float | None = None) -> Plan:
+              banned: frozenset[int] = frozenset(), deadline: float | None = None,
+              rng: random.Random | None = None) -> Plan:
     """A complete valid rota: hard groups first (double-ups, critical), then the rest by time.
 
     With a `deadline` (time.monotonic()), insertion stops when it passes, so even a huge
-    problem under a tiny time limit returns a valid (partial) rota on time.
+    problem under a tiny time limit returns a valid (partial) rota on time. An `rng` jitters
+    the order by up to 30 minutes, for restarts that explore other orders.
     """
     builder = Builder(p, el, plan, banned)
     todo = [g for g in groups(p) if not any(v in builder.plan.start for v in g)]
@@ -330,8 +393,10 @@ def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
         return len(g) > 1 or any(p.visits[v].required > 1 or p.visits[v].priority == "critical"
                                  for v in g)
 
-    def key(g: list[int]) -> tuple[int, int, int]:
-        return (min(el.latest_of[v] for v in g), min(p.visits[v].earliest for v in g),
+    noise = {id(g): (rng.uniform(0, 30) if rng else 0.0) for g in todo}
+
+    def key(g: list[int]) -> tuple[float, int, int]:
+        return (min(el.latest_of[v] for v in g) + noise[id(g)], min(p.visits[v].earliest for v in g),
                 -sum(p.visits[v].duration for v in g))
 
     first = sorted((g for g in todo if hard(g)), key=key)

@@ -93,6 +93,7 @@ class ModelBuilder:
         """Windows, lateness, coverage: sum of free carers = (required - fixed carers) * covered."""
         p, w = self.p, self.p.problem.weights
         late_vars = []
+        late_hint = 0
         for vi in self.hood.visits:
             vis = p.visits[vi]
             fixed = [k for k in self.carers_of.get(vi, []) if k not in self.free_k]
@@ -126,18 +127,23 @@ class ModelBuilder:
             self.terms.append((w.unassigned * vis.weight * vis.required, 1 - cov,
                                f"unassigned(visit={vis.id})"))
             st = self.v.start[vi]
+            hinted = self.plan.start.get(vi, vis.earliest)  # complete hints keep CP-SAT on the plan
             if p.lateness_penalised and isinstance(st, Var) and self.el.latest_of[vi] > vis.latest:
                 late = self.m.NewIntVar(0, self.el.latest_of[vi] - vis.latest, f"late[{vis.id}]")
                 self.m.Add(late >= st - vis.latest)
                 late_vars.append(late)
+                self.v.extra_hints.append((late, max(0, hinted - vis.latest)))
+                late_hint = max(late_hint, hinted - vis.latest)
                 self.terms.append((w.lateness_minute, late, f"late(visit={vis.id})"))
             elif p.lateness_penalised and isinstance(st, int) and st > vis.latest:
                 late_vars.append(st - vis.latest)  # type: ignore[arg-type]
+                late_hint = max(late_hint, st - vis.latest)
             if vis.preferred is not None and w.preferred_start_minute and isinstance(st, Var):
                 span = max(abs(vis.earliest - vis.preferred), abs(self.el.latest_of[vi] - vis.preferred))
                 dev = self.m.NewIntVar(0, span, f"deviation[{vis.id}]")
                 self.m.Add(dev >= st - vis.preferred)
                 self.m.Add(dev >= vis.preferred - st)
+                self.v.extra_hints.append((dev, abs(hinted - vis.preferred)))
                 self.terms.append((w.preferred_start_minute, dev, f"off_preferred(visit={vis.id})"))
         if p.lateness_penalised and w.max_lateness_minute and late_vars:
             fixed_max = max((max(0, self.plan.start[v] - p.visits[v].latest)
@@ -145,6 +151,7 @@ class ModelBuilder:
             top = self.m.NewIntVar(fixed_max, 10**6, "max_lateness")
             for lv in late_vars:
                 self.m.Add(top >= lv)
+            self.v.extra_hints.append((top, max(fixed_max, late_hint)))
             self.terms.append((w.max_lateness_minute, top, "max_lateness"))
 
     def _partner(self, vi: int) -> int | None:
