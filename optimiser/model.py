@@ -188,26 +188,35 @@ class ModelBuilder:
             empty = self.m.NewBoolVar(f"empty[{k}]")
             arcs.append((0, 0, empty))
             sp, ep = veh.shift.start_point, veh.shift.end_point
+            seg = self._segments(k, nodes, mat)
+            last_seg = len(seg["pinned"])
             for vi in nodes:
                 vis = p.visits[vi]
                 x = self.v.assign[(k, vi)]
                 arcs.append((index[vi], index[vi], ~x))
+                if vi not in seg["pinned"] and not seg[vi]:
+                    self.m.Add(x == 0)  # fits between none of the carer's pinned stops
+                    continue
                 st = self.v.start[vi]
                 t_in = int(mat[sp, vis.point]) if sp is not None else 0
                 t_out = int(mat[vis.point, ep]) if ep is not None else 0
-                a_in = self.m.NewBoolVar(f"first[{k},{vis.id}]")
-                a_out = self.m.NewBoolVar(f"last[{k},{vis.id}]")
-                arcs.append((0, index[vi], a_in))
-                arcs.append((index[vi], 0, a_out))
-                lits[(DEPOT, vi)] = a_in
-                lits[(vi, DEPOT)] = a_out
-                self.m.Add(st >= veh.shift.start + t_in).OnlyEnforceIf(a_in)
-                self.m.Add(st + vis.duration + t_out <= veh.shift.end).OnlyEnforceIf(a_out)
                 self.m.Add(st >= veh.shift.start).OnlyEnforceIf(x)
                 self.m.Add(st + vis.duration <= veh.shift.end).OnlyEnforceIf(x)
-                self.terms.append((w.travel_minute * t_in, a_in, f"travel(carer={carer.id})"))
-                self.terms.append((w.travel_minute * t_out, a_out, f"travel(carer={carer.id})"))
+                if self._arc_ok(seg, DEPOT, vi):
+                    a_in = self.m.NewBoolVar(f"first[{k},{vis.id}]")
+                    arcs.append((0, index[vi], a_in))
+                    lits[(DEPOT, vi)] = a_in
+                    self.m.Add(st >= veh.shift.start + t_in).OnlyEnforceIf(a_in)
+                    self.terms.append((w.travel_minute * t_in, a_in, f"travel(carer={carer.id})"))
+                if self._arc_ok(seg, vi, DEPOT, last_seg):
+                    a_out = self.m.NewBoolVar(f"last[{k},{vis.id}]")
+                    arcs.append((index[vi], 0, a_out))
+                    lits[(vi, DEPOT)] = a_out
+                    self.m.Add(st + vis.duration + t_out <= veh.shift.end).OnlyEnforceIf(a_out)
+                    self.terms.append((w.travel_minute * t_out, a_out, f"travel(carer={carer.id})"))
                 for vj in self._successors(k, vi, nodes, mat, current_next.get(vi)):
+                    if not self._arc_ok(seg, vi, vj):
+                        continue
                     t = int(mat[vis.point, p.visits[vj].point])
                     lit = self.m.NewBoolVar(f"arc[{k},{vis.id},{p.visits[vj].id}]")
                     arcs.append((index[vi], index[vj], lit))
@@ -218,6 +227,55 @@ class ModelBuilder:
             self.m.AddCircuit(arcs)
             self.v.arcs[k] = lits
             self.v.extra_hints.append((empty, 0 if route else 1))
+
+    def _segments(self, k: int, nodes: list[int], mat) -> dict:
+        """Where each free node can sit among vehicle k's pinned stops.
+
+        Pinned stops keep their minutes, so they cut the shift into segments; a free visit may
+        only go into a segment its window and the travel around it allow. Arcs that would
+        skip a pinned stop, or put a visit where it cannot fit, are never created: a time-band
+        neighbourhood stays as small as its free part (measured: pinned routes otherwise made
+        most of the arcs).
+        """
+        p, veh = self.p, self.el.vehicles[k]
+        pinned = sorted((vi for vi in nodes if vi in self.hood.pinned), key=lambda v: self.plan.start[v])
+        bounds = []  # (previous point, previous end, next point, next start) per segment
+        prev_pt, prev_end = veh.shift.start_point, veh.shift.start
+        for q in pinned:
+            bounds.append((prev_pt, prev_end, p.visits[q].point, self.plan.start[q]))
+            prev_pt, prev_end = p.visits[q].point, self.plan.start[q] + p.visits[q].duration
+        bounds.append((prev_pt, prev_end, veh.shift.end_point, veh.shift.end))
+        out: dict = {"pinned": {q: i for i, q in enumerate(pinned)}}
+        for vi in nodes:
+            if vi in out["pinned"]:
+                continue
+            vis = p.visits[vi]
+            st = self.v.start[vi]
+            lo_v, hi_v = (st, st) if isinstance(st, int) else (vis.earliest, self.el.latest_of[vi])
+            fits = set()
+            for s_i, (a, a_end, b, b_start) in enumerate(bounds):
+                t1 = int(mat[a, vis.point]) if a is not None else 0
+                t2 = int(mat[vis.point, b]) if b is not None else 0
+                if max(lo_v, a_end + t1) <= min(hi_v, b_start - t2 - vis.duration):
+                    fits.add(s_i)
+            out[vi] = fits
+        return out
+
+    @staticmethod
+    def _arc_ok(seg: dict, a: int, b: int, last_seg: int = -1) -> bool:
+        """Can b directly follow a on this vehicle, given the pinned stops' order?"""
+        pin = seg["pinned"]
+        if a == DEPOT:
+            return pin.get(b) == 0 if b in pin else 0 in seg[b]
+        if b == DEPOT:
+            return pin[a] == last_seg - 1 if a in pin else last_seg in seg[a]
+        if a in pin and b in pin:
+            return pin[b] == pin[a] + 1
+        if a in pin:
+            return pin[a] + 1 in seg[b]
+        if b in pin:
+            return pin[b] in seg[a]
+        return bool(seg[a] & seg[b])
 
     def _successors(self, k: int, vi: int, nodes: list[int], mat, keep: int | None) -> list[int]:
         """Feasible successors of vi on vehicle k, the k best by travel (plus the current one)."""
