@@ -347,6 +347,85 @@ class Builder:
             self.work_total[c] += sum(new.values()) - sum(old.values())
             self.client_carers[self.p.visits[v].client][c] += 1
 
+    def _take_out(self, k: int, u: int) -> None:
+        """Remove one stop from vehicle k, keeping the books exact (no full recount)."""
+        c = self.el.vehicles[k].carer
+        old = self.vehicle_work(k, self.plan.routes[k])
+        self.plan.routes[k].remove(u)
+        self.plan.start.pop(u)
+        new = self.vehicle_work(k, self.plan.routes[k])
+        for day in set(old) | set(new):
+            self.work_day[(c, day)] += new.get(day, 0) - old.get(day, 0)
+        self.work_total[c] += sum(new.values()) - sum(old.values())
+        seen = self.client_carers[self.p.visits[u].client]
+        seen[c] -= 1
+        if not seen[c]:
+            del seen[c]
+
+    def _best_single(self, v: int, exclude: int | None = None) -> tuple[Gap, int] | None:
+        """The cheapest valid place for single visit v (not on vehicle `exclude`)."""
+        lo, hi = self.bounds(v)
+        if lo > hi:
+            return None
+        cands = [(g, self.slot_cost(g, v)) for k in self.el.vehicles_of[v] if k != exclude
+                 for g in self.gaps(k, v, lo, hi)]
+        cands.sort(key=lambda gc: (gc[1] + self.time_cost(v, gc[0].lo), gc[0].lo))
+        for gap, _cost in cands[:8]:
+            if self.placement_ok([(gap, v)], gap.lo):
+                return gap, gap.lo
+        return None
+
+    def eject_insert(self, v: int, tries: int = 40) -> bool:
+        """Place single visit v by moving one untied stop u out of its way to another carer.
+
+        The classic repair for tight rotas: v fits nowhere as things stand, but a carer who
+        could take v is busy with u, and u has somewhere else to go. Each trial is checked
+        without touching the books; only a trial that works is committed.
+        """
+        p = self.p
+        vis = p.visits[v]
+        if vis.required != 1 or not self.movable(v) or v in self.plan.start or v in self.banned:
+            return False
+        lo, hi = self.bounds(v)
+        trials = 0
+        for k in self.el.vehicles_of[v]:
+            route = self.plan.routes[k]
+            for pos, u in enumerate(route):
+                su = self.plan.start[u]
+                if su + p.visits[u].duration < lo - 90 or su > hi + 90 or not self.movable(u):
+                    continue
+                trials += 1
+                if trials > tries:
+                    return False
+                route.pop(pos)  # dry run: u out of the way, books untouched (conservative)
+                self.plan.start.pop(u)
+                spot_v = self._best_single(v)
+                spot_u = None
+                if spot_v is not None and spot_v[0].vehicle == k:
+                    spot_u = self._best_single(u, exclude=k)
+                route.insert(pos, u)
+                self.plan.start[u] = su
+                if spot_v is None or spot_u is None or spot_v[0].vehicle != k:
+                    continue
+                self._take_out(k, u)
+                placed_v = self._best_single(v)
+                if placed_v is None or placed_v[0].vehicle != k:
+                    self._commit([(self._gap_back(k, u, su), u)], su)  # nothing changed
+                    continue
+                self._commit([(placed_v[0], v)], placed_v[1])
+                placed_u = self._best_single(u, exclude=k)
+                if placed_u is None:  # rare (same carer's other shift, distinct cap): undo v
+                    self._take_out(k, v)
+                    self.insert_group([u])  # a checked insertion: the plan stays valid
+                    continue
+                self._commit([(placed_u[0], u)], placed_u[1])
+                return True
+        return False
+
+    def _gap_back(self, k: int, u: int, start: int) -> Gap:
+        pos = sum(1 for w in self.plan.routes[k] if self.plan.start[w] < start)
+        return Gap(k, pos, start, start, 0)
+
     def remove(self, visits: Iterable[int]) -> None:
         """Take visits out of the plan (their whole group must be removed by the caller)."""
         gone = set(visits)
@@ -410,7 +489,8 @@ def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
     for g in failed:  # a second chance once everything else is in place
         if deadline is not None and time.monotonic() > deadline:
             break
-        builder.insert_group(g)
+        if not builder.insert_group(g) and len(g) == 1:
+            builder.eject_insert(g[0])
     builder.plan.sort_routes()
     return builder.plan
 

@@ -131,7 +131,8 @@ def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rando
         return plan
     rng.shuffle(todo)
     builder = Builder(p, el, plan)
-    placed = sum(builder.insert_group(g) for g in todo[:25])
+    placed = sum(builder.insert_group(g) or (len(g) == 1 and builder.eject_insert(g[0], tries=15))
+                 for g in todo[:25])
     if not placed:
         return plan
     builder.plan.sort_routes()
