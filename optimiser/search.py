@@ -78,7 +78,7 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
         remaining = deadline - time.monotonic()
         new, proved, bound = _solve(p, el, plan, hood, options, remaining * 0.95)
-        if new is not None and _key(p, el, new, must) <= _key(p, el, plan, must):
+        if new is not None and plan_key(p, el, new, must) <= plan_key(p, el, plan, must):
             return Result(new, proved, bound)
         return Result(plan, False, bound)
     return Result(_lns(p, el, plan, options, deadline, must), False, None)
@@ -89,7 +89,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     rng = random.Random(options.seed)
     state = _Adaptive()
     best = plan
-    best_score = _key(p, el, best, must)
+    best_score = plan_key(p, el, best, must)
     rep = _representative_points(p, el, best)
     iterations = improved = 0
     while True:
@@ -107,7 +107,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                   "optimal" if proved else ("feasible" if new else "none"), time.monotonic() - t_sub)
         if new is not None:
             new = _reinsert(p, el, new, rng)
-            new_score = _key(p, el, new, must)
+            new_score = plan_key(p, el, new, must)
             if new_score <= best_score:
                 if new_score < best_score:
                     improved += 1
@@ -139,7 +139,7 @@ def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rando
     return builder.plan
 
 
-def _key(p: CompiledProblem, el: Eligibility, plan: Plan, must: frozenset[int]) -> tuple[int, int]:
+def plan_key(p: CompiledProblem, el: Eligibility, plan: Plan, must: frozenset[int]) -> tuple[int, int]:
     """Compare plans: visits that must stay covered first, then the objective."""
     return sum(1 for v in must if v not in plan.start), score(p, el, plan).total
 
