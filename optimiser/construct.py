@@ -481,8 +481,10 @@ def construct(p: CompiledProblem, el: Eligibility, plan: Plan | None = None,
     first = sorted((g for g in todo if hard(g)), key=key)
     rest = sorted((g for g in todo if not hard(g)), key=key)
     failed = []
-    for g in first + rest:
+    ordered = first + rest
+    for i, g in enumerate(ordered):
         if deadline is not None and time.monotonic() > deadline:
+            builder.plan.unattempted = frozenset(v for h in ordered[i:] for v in h)
             break
         if not builder.insert_group(g):
             failed.append(g)

@@ -23,6 +23,8 @@ class Plan:
 
     routes: list[list[int]]
     start: dict[int, int] = field(default_factory=dict)
+    # visits construction never reached before its deadline (reason `time_limit` if still out)
+    unattempted: frozenset[int] = frozenset()
 
     @classmethod
     def empty(cls, n_vehicles: int) -> Plan:

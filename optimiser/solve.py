@@ -61,6 +61,7 @@ class Result:
     plan: Plan
     optimal: bool
     bound: float | None
+    unattempted: frozenset[int] = frozenset()
 
 
 def solve(p: CompiledProblem, options: SolveOptions | None = None,
@@ -72,6 +73,7 @@ def solve(p: CompiledProblem, options: SolveOptions | None = None,
     el = build_eligibility(p)
     reasons = {v.index: el.reasons[v.index] for v in p.visits if el.reasons[v.index]}
     result = solve_plan(p, el, options, deadline, start)
+    reasons.update({v: ("time_limit",) for v in result.unattempted if v not in reasons})
     status = "optimal" if result.optimal else "feasible"
     if not any(result.plan.routes) and len(reasons) == len(p.visits) and p.visits:
         status = "infeasible"  # proved by pruning: no visit can be covered by anyone
@@ -102,7 +104,8 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         other = _construct_once(p, el, start, end, rng)
         if plan_key(p, el, other, must) < plan_key(p, el, best, must):
             best = other
-    return improve(p, el, best, replace(options), deadline, must)
+    result = improve(p, el, best, replace(options), deadline, must)
+    return replace(result, unattempted=best.unattempted)
 
 
 def _construct_once(p: CompiledProblem, el: Eligibility, start: Plan | None, end: float,

@@ -224,3 +224,10 @@ def test_must_cover_keeps_listed_visits() -> None:
                     visit("v2", "m", "08:10", "08:10", 60)])
     _, sol = run(data, must_cover=frozenset({"v2"}))
     assert [u.visit_id for u in sol.unassigned] == ["v1"]
+
+
+def test_visits_never_reached_before_the_limit_say_time_limit() -> None:
+    compiled = compile_problem(generate(GeneratorOptions(carers=150, clients=450, seed=1)))
+    _, sol = run(compiled, seconds=0.3)
+    codes = {r for u in sol.unassigned for r in u.reasons}
+    assert "time_limit" in codes and sol.metrics.visits_assigned > 0
