@@ -2,8 +2,9 @@
 
 `optimiser.match.match(district, package, options, prepare)` ranks providers
 for a package (spec/brokerage.md). The adapter builds the matcher's options
-from the request and the server's caps, hands it geodata's `prepare` (postcodes,
-OSM travel) and answers 501 when matching is not installed.
+from the request and the server's caps, hands it geodata's `prepare` (postcodes;
+OSM travel only from the operator's networks folder) and answers 501 when
+matching is not installed.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
+from api.networks import guarded_prepare
 from api.schemas import MatchRequest
 from api.settings import Settings
-from geodata.prepare import prepare
 from optimiser.domain.documents import District
 from optimiser.domain.errors import DocumentError, FieldError
 
@@ -73,7 +74,8 @@ def match_package(district: District, request: MatchRequest, settings: Settings)
         time_limit=limit, workers=settings.solver_threads,
     )
     try:
-        result = matching.match(district, request.package, options, prepare=prepare)
+        result = matching.match(district, request.package, options,
+                                prepare=guarded_prepare(settings.networks_dir))
     except DocumentError as exc:
         raise DocumentError(stored_paths(exc.errors, district), exc.kind) from exc
     if isinstance(result, BaseModel):

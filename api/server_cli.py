@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -64,13 +65,16 @@ def serve(
     demo: Annotated[bool, typer.Option(
         help="load a demo district and print keys to try it with")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    networks_dir: Annotated[Path | None, typer.Option(
+        file_okay=False, help="folder of network files a problem's OSM travel.path may name "
+        "(default: $CAREROTA_NETWORKS_DIR; unset: OSM travel is refused)")] = None,
 ) -> None:
     """Run the HTTP service (FastAPI on uvicorn); OpenAPI docs at /docs."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings(database, solve_workers=workers)
+    settings = _settings(database, solve_workers=workers, networks_dir=networks_dir)
     sessions = _open(settings)
     logging.getLogger("api").setLevel(log_level.upper())
     if demo:

@@ -6,6 +6,8 @@ Command-line options of `carerota serve` override the environment; tests build a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,4 +44,9 @@ class Settings(BaseSettings):
         default=False,
         description="accept a problem's travel.geocoder (which geopy service the server sends "
         "its addresses to); off: only the operator's CAREROTA_GEOCODER is used",
+    )
+    networks_dir: Path | None = Field(
+        default=None,
+        description="the folder of road-network files (.osm, .graphml, .osm.pbf, .npz) a posted "
+        "problem's travel.path may name, relative to it; unset: travel.source 'osm' is refused",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response
@@ -10,6 +11,7 @@ from api import examples
 from api.db import JobRecord, aware
 from api.deps import PrincipalDep, ProviderDep, SessionDep, StateDep
 from api.limits import problem_limits
+from api.networks import NetworkPath
 from api.routes.providers import ERRORS
 from api.schemas import Job, JobAccepted, JobBrief, Message, ValidateRequest, ValidateResponse
 from geodata.prepare import prepare
@@ -32,19 +34,22 @@ def geocoder_errors(problem: Problem, allowed: bool) -> list[FieldError]:
 
 
 def ready(problem: Problem, max_days: int, prefix: str = "",
-          allow_geocoder: bool = False) -> CompiledProblem:
+          allow_geocoder: bool = False, networks_dir: Path | None = None) -> CompiledProblem:
     """Check a problem's meaning and size, resolve its places and compile it: 422 on any error.
 
     `allow_geocoder`: accept the problem's `travel.geocoder` (the setting
     `allow_problem_geocoder`); otherwise it is refused before anything is geocoded.
+    `networks_dir`: the only folder an OSM `travel.path` may point into (the setting
+    `networks_dir`); None refuses OSM travel before any file is opened.
     """
+    network = NetworkPath(problem, networks_dir)
     errors = (problem_errors(problem) or problem_limits(problem, max_days)) + geocoder_errors(
-        problem, allow_geocoder)
+        problem, allow_geocoder) + network.errors
     if not errors:
         try:
-            return compile_problem(*prepare(problem))
+            return compile_problem(*prepare(network.problem))
         except DocumentError as exc:
-            errors = exc.errors
+            errors = network.public(exc.errors)
     if prefix:
         errors = [FieldError(f"{prefix}.{e.path}" if e.path else prefix, e.message) for e in errors]
     raise DocumentError(errors, "problem")
@@ -66,7 +71,8 @@ def start_solve(
     against every rule before it is stored.
     """
     compiled = ready(problem, state.settings.max_horizon_days,
-                     allow_geocoder=state.settings.allow_problem_geocoder)
+                     allow_geocoder=state.settings.allow_problem_geocoder,
+                     networks_dir=state.settings.networks_dir)
     document = problem.model_dump(mode="json", exclude_unset=True)
     job_id = state.jobs.submit(compiled, document, who.provider_id)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
@@ -117,7 +123,8 @@ def validate_rota(
 
     del who  # any valid key may check a rota
     compiled = ready(body.problem, state.settings.max_horizon_days, prefix="problem",
-                     allow_geocoder=state.settings.allow_problem_geocoder)
+                     allow_geocoder=state.settings.allow_problem_geocoder,
+                     networks_dir=state.settings.networks_dir)
     errors: list[FieldError] = []
     check_mixed_datetimes(body.solution, errors, "solution")
     if errors:
