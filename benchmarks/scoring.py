@@ -17,6 +17,7 @@ from typing import Any
 
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Solution
+from optimiser.plan import mismatch
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,6 @@ class Score:
 
 def _weight(weights: Any, name: str) -> float:
     return float(getattr(weights, name, 0) or 0)
-
-
-def _mismatch(p: CompiledProblem, carer_index: int, visit_index: int) -> bool:
-    """A client's soft gender or language preference this carer does not meet."""
-    carer = p.carers[carer_index]
-    client = p.clients[p.visits[visit_index].client]
-    if client.preferred_gender and carer.gender != client.preferred_gender:
-        return True
-    return bool(client.languages) and not (client.languages & carer.languages)
 
 
 def score(p: CompiledProblem, solution: Solution) -> Score:
@@ -83,7 +75,7 @@ def score(p: CompiledProblem, solution: Solution) -> Score:
     preferred = sum(abs(start_of[v.index] - v.preferred) for v in covered
                     if v.preferred is not None)
     pairs = {(p.visits[vi].client, ci) for vi, cs in carers_of.items() for ci in cs}
-    mismatches = sum(1 for vi, cs in carers_of.items() for ci in cs if _mismatch(p, ci, vi))
+    mismatches = sum(1 for vi, cs in carers_of.items() for ci in cs if mismatch(p, ci, vi))
     not_preferred = sum(1 for client, ci in pairs
                         if p.carers[ci].id not in p.clients[client].preferred)
     objective = (

@@ -77,10 +77,13 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     if len(coverable) <= options.full_model_max_visits:
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
         remaining = deadline - time.monotonic()
-        new, proved, bound = _solve(p, el, plan, hood, options, remaining * 0.95)
+        # Half the time to prove the whole model optimal; if it cannot, neighbourhoods
+        # finish the job (on one worker they found full covers the whole model missed).
+        new, proved, bound = _solve(p, el, plan, hood, options, remaining * 0.5)
         if new is not None and plan_key(p, el, new, must) <= plan_key(p, el, plan, must):
-            return Result(new, proved, bound)
-        return Result(plan, False, bound)
+            plan = new
+            if proved:
+                return Result(plan, True, bound)
     return Result(_lns(p, el, plan, options, deadline, must), False, None)
 
 
