@@ -179,8 +179,8 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
         if not placed:
             return None
         focus = rng.choice(placed)
-    centre = plan.start.get(focus, p.visits[focus].earliest)
-    half = rng.choice((45, 60, 90, 120, 180))
+    centre = plan.start.get(focus, (p.visits[focus].earliest + el.latest_of[focus]) // 2)
+    half = rng.choice((45, 60, 90) if focus not in plan.start else (45, 60, 90, 120, 180))
     while True:
         hood = _band_hood(p, el, plan, rng, state, rep, focus, centre, half, unassigned)
         if len(hood.visits) - len(hood.pinned) >= state.free // 2 or half >= 24 * 60:
@@ -223,11 +223,13 @@ def _band_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rand
         candidates = linked + [k for k in candidates if k not in linked]
     chosen: list[int] = []
     free: set[int] = set()
+    orphan = focus not in plan.start
+    target = max(state.free, 20) if orphan else state.free  # an orphan needs room to land
     for k in candidates:
-        if len(chosen) >= state.max_vehicles or len(free) >= state.free:
+        if len(chosen) >= state.max_vehicles or len(free) >= target:
             break
         mine = band_visits(k)
-        if chosen and len(free) + len(mine) > state.free * 1.5:
+        if chosen and len(free) + len(mine) > target * 1.5:
             continue
         chosen.append(k)
         free.update(mine)
