@@ -144,6 +144,7 @@ class Builder:
         for i in range(len(route) + 1):
             if prev_end > hi_v:
                 return
+            next_pt: int | None
             if i < len(route):
                 nxt = p.visits[route[i]]
                 next_pt, next_start = nxt.point, ls[i]

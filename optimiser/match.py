@@ -601,7 +601,7 @@ def placement(work: Work) -> Placement:
     covered = [v for v in work.package if v in plan.start]
     carers = {el.vehicles[k].carer for v in covered for k in new_of[v]}
     uncovered = [UncoveredVisit(visit_id=p.visits[v].id,
-                                reasons=list(work.reasons.get(v) or ("capacity",)))  # type: ignore[arg-type]
+                                reasons=list(work.reasons.get(v) or ("capacity",)))
                  for v in work.package if v not in plan.start]
     status = "feasible"
     rota = to_solution(p, el, plan, status, 0.0, {v: tuple(u.reasons) for v, u in zip(

@@ -98,13 +98,13 @@ class ModelBuilder:
             vis = p.visits[vi]
             fixed = [k for k in self.carers_of.get(vi, []) if k not in self.free_k]
             anchored = bool(fixed) or self._anchored_by_partner(vi)
-            cov = self.m.NewBoolVar(f"covered[{vis.id}]")
+            cov = self.m.new_bool_var(f"covered[{vis.id}]")
             self.v.covered[vi] = cov
             if anchored or vi in self.hood.must_cover:
-                self.m.Add(cov == 1)
+                self.m.add(cov == 1)
             q = self._partner(vi)
             if q is not None and q not in self.free_v and q not in self.plan.start:
-                self.m.Add(cov == 0)  # a 0-0 pair is covered together or not at all
+                self.m.add(cov == 0)  # a 0-0 pair is covered together or not at all
             if fixed or vi in self.hood.pinned:
                 s: Var | int = self.plan.start[vi]
                 self.v.start[vi] = s
@@ -113,24 +113,24 @@ class ModelBuilder:
                 if partner is not None:
                     self.v.start[vi] = partner
                 else:
-                    self.v.start[vi] = self.m.NewIntVar(vis.earliest, self.el.latest_of[vi],
+                    self.v.start[vi] = self.m.new_int_var(vis.earliest, self.el.latest_of[vi],
                                                         f"start[{vis.id}]")
             if vi in self.hood.pinned:  # a time-band neighbourhood keeps it where it is
                 ks = [k for k in self.carers_of.get(vi, []) if k in self.free_k]
-                self.m.Add(cov == 1)
+                self.m.add(cov == 1)
             else:
                 ks = [k for k in self.el.vehicles_of[vi] if k in self.free_k]
             for k in ks:
-                self.v.assign[(k, vi)] = self.m.NewBoolVar(f"assign[{k},{vis.id}]")
+                self.v.assign[(k, vi)] = self.m.new_bool_var(f"assign[{k},{vis.id}]")
             need = vis.required - len(fixed)
-            self.m.Add(sum(self.v.assign[(k, vi)] for k in ks) == need * cov)
+            self.m.add(sum(self.v.assign[(k, vi)] for k in ks) == need * cov)
             self.terms.append((w.unassigned * vis.weight * vis.required, 1 - cov,
                                f"unassigned(visit={vis.id})"))
             st = self.v.start[vi]
             hinted = self.plan.start.get(vi, vis.earliest)  # complete hints keep CP-SAT on the plan
             if p.lateness_penalised and isinstance(st, Var) and self.el.latest_of[vi] > vis.latest:
-                late = self.m.NewIntVar(0, self.el.latest_of[vi] - vis.latest, f"late[{vis.id}]")
-                self.m.Add(late >= st - vis.latest)
+                late = self.m.new_int_var(0, self.el.latest_of[vi] - vis.latest, f"late[{vis.id}]")
+                self.m.add(late >= st - vis.latest)
                 late_vars.append(late)
                 self.v.extra_hints.append((late, max(0, hinted - vis.latest)))
                 late_hint = max(late_hint, hinted - vis.latest)
@@ -140,17 +140,17 @@ class ModelBuilder:
                 late_hint = max(late_hint, st - vis.latest)
             if vis.preferred is not None and w.preferred_start_minute and isinstance(st, Var):
                 span = max(abs(vis.earliest - vis.preferred), abs(self.el.latest_of[vi] - vis.preferred))
-                dev = self.m.NewIntVar(0, span, f"deviation[{vis.id}]")
-                self.m.Add(dev >= st - vis.preferred)
-                self.m.Add(dev >= vis.preferred - st)
+                dev = self.m.new_int_var(0, span, f"deviation[{vis.id}]")
+                self.m.add(dev >= st - vis.preferred)
+                self.m.add(dev >= vis.preferred - st)
                 self.v.extra_hints.append((dev, abs(hinted - vis.preferred)))
                 self.terms.append((w.preferred_start_minute, dev, f"off_preferred(visit={vis.id})"))
         if p.lateness_penalised and w.max_lateness_minute and late_vars:
             fixed_max = max((max(0, self.plan.start[v] - p.visits[v].latest)
                              for v in self.plan.start if v not in self.free_v), default=0)
-            top = self.m.NewIntVar(fixed_max, 10**6, "max_lateness")
+            top = self.m.new_int_var(fixed_max, 10**6, "max_lateness")
             for lv in late_vars:
-                self.m.Add(top >= lv)
+                self.m.add(top >= lv)
             self.v.extra_hints.append((top, max(fixed_max, late_hint)))
             self.terms.append((w.max_lateness_minute, top, "max_lateness"))
 
@@ -185,7 +185,7 @@ class ModelBuilder:
             index = {vi: i + 1 for i, vi in enumerate(nodes)}
             arcs: list[tuple[int, int, cp_model.BoolVarT]] = []
             lits: dict[tuple[int, int], Var] = {}
-            empty = self.m.NewBoolVar(f"empty[{k}]")
+            empty = self.m.new_bool_var(f"empty[{k}]")
             arcs.append((0, 0, empty))
             sp, ep = veh.shift.start_point, veh.shift.end_point
             seg = self._segments(k, nodes, mat)
@@ -195,36 +195,36 @@ class ModelBuilder:
                 x = self.v.assign[(k, vi)]
                 arcs.append((index[vi], index[vi], ~x))
                 if vi not in seg["pinned"] and not seg[vi]:
-                    self.m.Add(x == 0)  # fits between none of the carer's pinned stops
+                    self.m.add(x == 0)  # fits between none of the carer's pinned stops
                     continue
                 st = self.v.start[vi]
                 t_in = int(mat[sp, vis.point]) if sp is not None else 0
                 t_out = int(mat[vis.point, ep]) if ep is not None else 0
-                self.m.Add(st >= veh.shift.start).OnlyEnforceIf(x)
-                self.m.Add(st + vis.duration <= veh.shift.end).OnlyEnforceIf(x)
+                self.m.add(st >= veh.shift.start).only_enforce_if(x)
+                self.m.add(st + vis.duration <= veh.shift.end).only_enforce_if(x)
                 if self._arc_ok(seg, DEPOT, vi):
-                    a_in = self.m.NewBoolVar(f"first[{k},{vis.id}]")
+                    a_in = self.m.new_bool_var(f"first[{k},{vis.id}]")
                     arcs.append((0, index[vi], a_in))
                     lits[(DEPOT, vi)] = a_in
-                    self.m.Add(st >= veh.shift.start + t_in).OnlyEnforceIf(a_in)
+                    self.m.add(st >= veh.shift.start + t_in).only_enforce_if(a_in)
                     self.terms.append((w.travel_minute * t_in, a_in, f"travel(carer={carer.id})"))
                 if self._arc_ok(seg, vi, DEPOT, last_seg):
-                    a_out = self.m.NewBoolVar(f"last[{k},{vis.id}]")
+                    a_out = self.m.new_bool_var(f"last[{k},{vis.id}]")
                     arcs.append((index[vi], 0, a_out))
                     lits[(vi, DEPOT)] = a_out
-                    self.m.Add(st + vis.duration + t_out <= veh.shift.end).OnlyEnforceIf(a_out)
+                    self.m.add(st + vis.duration + t_out <= veh.shift.end).only_enforce_if(a_out)
                     self.terms.append((w.travel_minute * t_out, a_out, f"travel(carer={carer.id})"))
                 for vj in self._successors(k, vi, nodes, mat, current_next.get(vi)):
                     if not self._arc_ok(seg, vi, vj):
                         continue
                     t = int(mat[vis.point, p.visits[vj].point])
-                    lit = self.m.NewBoolVar(f"arc[{k},{vis.id},{p.visits[vj].id}]")
+                    lit = self.m.new_bool_var(f"arc[{k},{vis.id},{p.visits[vj].id}]")
                     arcs.append((index[vi], index[vj], lit))
                     lits[(vi, vj)] = lit
-                    self.m.Add(self.v.start[vj] >= st + vis.duration + t).OnlyEnforceIf(lit)
+                    self.m.add(self.v.start[vj] >= st + vis.duration + t).only_enforce_if(lit)
                     if t:
                         self.terms.append((w.travel_minute * t, lit, f"travel(carer={carer.id})"))
-            self.m.AddCircuit(arcs)
+            self.m.add_circuit(arcs)
             self.v.arcs[k] = lits
             self.v.extra_hints.append((empty, 0 if route else 1))
 
@@ -239,7 +239,8 @@ class ModelBuilder:
         """
         p, veh = self.p, self.el.vehicles[k]
         pinned = sorted((vi for vi in nodes if vi in self.hood.pinned), key=lambda v: self.plan.start[v])
-        bounds = []  # (previous point, previous end, next point, next start) per segment
+        # (previous point, previous end, next point, next start) per segment
+        bounds: list[tuple[int | None, int, int | None, int]] = []
         prev_pt, prev_end = veh.shift.start_point, veh.shift.start
         for q in pinned:
             bounds.append((prev_pt, prev_end, p.visits[q].point, self.plan.start[q]))
@@ -320,22 +321,22 @@ class ModelBuilder:
                 both = [self.v.covered[vi], self.v.covered[q]]
                 sq = self.v.start[q]
                 if f.synchronised:
-                    self.m.Add(self.v.covered[vi] == self.v.covered[q])
-                    self.m.Add(st == sq)
+                    self.m.add(self.v.covered[vi] == self.v.covered[q])
+                    self.m.add(st == sq)
                     by_carer: dict[int, list[Var]] = defaultdict(list)
                     for (k, v), x in self.v.assign.items():
                         if v in (vi, q):
                             by_carer[self.el.vehicles[k].carer].append(x)
                     for xs in by_carer.values():
                         if len(xs) > 1:
-                            self.m.Add(sum(xs) <= 1)
+                            self.m.add(sum(xs) <= 1)
                 else:
-                    self.m.Add(st - sq >= f.lo).OnlyEnforceIf(both)
-                    self.m.Add(st - sq <= f.hi).OnlyEnforceIf(both)
+                    self.m.add(st - sq >= f.lo).only_enforce_if(both)
+                    self.m.add(st - sq <= f.hi).only_enforce_if(both)
             elif q in self.plan.start and not f.synchronised:
                 ps = self.plan.start[q]
-                self.m.Add(st >= ps + f.lo).OnlyEnforceIf(self.v.covered[vi])
-                self.m.Add(st <= ps + f.hi).OnlyEnforceIf(self.v.covered[vi])
+                self.m.add(st >= ps + f.lo).only_enforce_if(self.v.covered[vi])
+                self.m.add(st <= ps + f.hi).only_enforce_if(self.v.covered[vi])
             if f.synchronised and q not in self.free_v:
                 self._forbid_partner_carers(vi, q)
         # visits outside the neighbourhood that follow a free visit
@@ -346,15 +347,15 @@ class ModelBuilder:
             if w_.index in self.plan.start:
                 ws = self.plan.start[w_.index]
                 cov = self.v.covered[f.pred]
-                self.m.Add(self.v.start[f.pred] <= ws - f.lo).OnlyEnforceIf(cov)
-                self.m.Add(self.v.start[f.pred] >= ws - f.hi).OnlyEnforceIf(cov)
+                self.m.add(self.v.start[f.pred] <= ws - f.lo).only_enforce_if(cov)
+                self.m.add(self.v.start[f.pred] >= ws - f.hi).only_enforce_if(cov)
 
     def _forbid_partner_carers(self, vi: int, q: int) -> None:
         """The fixed partner's carers may not also do this side of a 0-0 pair."""
         theirs = {self.el.vehicles[k].carer for k in self.carers_of.get(q, [])}
         for (k, v), x in self.v.assign.items():
             if v == vi and self.el.vehicles[k].carer in theirs:
-                self.m.Add(x == 0)
+                self.m.add(x == 0)
 
     def _work_expr(self, k: int) -> dict[int, list]:
         """Per calendar day, the (coefficient, literal) terms of vehicle k's work minutes."""
@@ -400,10 +401,10 @@ class ModelBuilder:
                     self._pin_day(k, day)
             if carer.max_day is not None:
                 for day, terms in days.items():
-                    self.m.Add(sum(a * x for a, x in terms) <= carer.max_day - fixed[(c, day)])
+                    self.m.add(sum(a * x for a, x in terms) <= carer.max_day - fixed[(c, day)])
             if carer.max_total is not None:
                 budget = carer.max_total - sum(m for (cc, _d), m in fixed.items() if cc == c)
-                self.m.Add(sum(a * x for terms in days.values() for a, x in terms) <= budget)
+                self.m.add(sum(a * x for terms in days.values() for a, x in terms) <= budget)
 
     def _pin_day(self, k: int, day: int) -> None:
         """Keep a capped carer's visits on the day the cap counts them (windows over midnight)."""
@@ -412,7 +413,7 @@ class ModelBuilder:
             for (kk, vi), x in self.v.assign.items():
                 st = self.v.start[vi]
                 if kk == k and isinstance(st, Var) and self._day(vi) == day:
-                    self.m.Add(st < starts[day + 1]).OnlyEnforceIf(x)
+                    self.m.add(st < starts[day + 1]).only_enforce_if(x)
 
     def _fixed_work(self) -> dict[tuple[int, int], int]:
         out: dict[tuple[int, int], int] = defaultdict(int)
@@ -435,28 +436,28 @@ class ModelBuilder:
             if not nodes:
                 continue
             mat = p.travel.for_mode(carer.mode)
-            first = self.m.NewIntVar(0, self.p.horizon_end, f"first_start[{k}]")
-            last = self.m.NewIntVar(0, self.p.horizon_end + 24 * 60, f"last_end[{k}]")
+            first = self.m.new_int_var(0, self.p.horizon_end, f"first_start[{k}]")
+            last = self.m.new_int_var(0, self.p.horizon_end + 24 * 60, f"last_end[{k}]")
             for vi in nodes:
                 x = self.v.assign[(k, vi)]
-                self.m.Add(first <= self.v.start[vi]).OnlyEnforceIf(x)
-                self.m.Add(last >= self.v.start[vi] + p.visits[vi].duration).OnlyEnforceIf(x)
+                self.m.add(first <= self.v.start[vi]).only_enforce_if(x)
+                self.m.add(last >= self.v.start[vi] + p.visits[vi].duration).only_enforce_if(x)
             takes = []
             for (a, b), lit in self.v.arcs[k].items():
                 if a == DEPOT or b == DEPOT:
                     continue
                 t = int(mat[p.visits[a].point, p.visits[b].point])
-                brk = self.m.NewBoolVar(f"break[{k},{p.visits[a].id}]")
-                self.m.AddImplication(brk, lit)
-                self.m.Add(self.v.start[b] >= self.v.start[a] + p.visits[a].duration + t
-                           + carer.break_minutes).OnlyEnforceIf(brk)
+                brk = self.m.new_bool_var(f"break[{k},{p.visits[a].id}]")
+                self.m.add_implication(brk, lit)
+                self.m.add(self.v.start[b] >= self.v.start[a] + p.visits[a].duration + t
+                           + carer.break_minutes).only_enforce_if(brk)
                 takes.append(brk)
-            long_day = self.m.NewBoolVar(f"long_day[{k}]")
-            self.m.Add(last - first <= carer.break_after).OnlyEnforceIf(~long_day)
+            long_day = self.m.new_bool_var(f"long_day[{k}]")
+            self.m.add(last - first <= carer.break_after).only_enforce_if(~long_day)
             if takes:
-                self.m.AddBoolOr(takes).OnlyEnforceIf(long_day)
+                self.m.add_bool_or(takes).only_enforce_if(long_day)
             else:
-                self.m.Add(long_day == 0)
+                self.m.add(long_day == 0)
             self._break_hints(k, first, last, long_day, takes)
 
     def _break_hints(self, k, first, last, long_day, takes) -> None:
@@ -488,10 +489,10 @@ class ModelBuilder:
         for (c, cl), xs in by_pair.items():
             if (c, cl) in fixed_pairs:
                 continue
-            y = self.m.NewBoolVar(f"serves[{p.carers[c].id},{p.clients[cl].id}]")
+            y = self.m.new_bool_var(f"serves[{p.carers[c].id},{p.clients[cl].id}]")
             for x in xs:
-                self.m.AddImplication(x, y)
-            self.m.Add(y <= sum(xs))
+                self.m.add_implication(x, y)
+            self.m.add(y <= sum(xs))
             self.v.serves[(c, cl)] = y
             free_pairs_by_client[cl].append(y)
             cost = w.distinct_carer + (0 if p.carers[c].id in p.clients[cl].preferred
@@ -502,10 +503,10 @@ class ModelBuilder:
             limit = p.clients[cl].max_distinct
             if limit is not None:
                 already = sum(1 for (_c, c2) in fixed_pairs if c2 == cl)
-                self.m.Add(sum(ys) <= limit - already)
+                self.m.add(sum(ys) <= limit - already)
 
     def _objective(self) -> None:
-        self.m.Minimize(sum(coef * expr for coef, expr, _name in self.terms if coef))
+        self.m.minimize(sum(coef * expr for coef, expr, _name in self.terms if coef))
 
     def _hints(self) -> None:
         """The current plan, complete, so CP-SAT starts from a valid rota (never hint twice)."""
@@ -514,11 +515,11 @@ class ModelBuilder:
         def hint(var, value: int) -> None:
             if isinstance(var, int):
                 return
-            idx = var.Index()
+            idx = var.index
             if idx in hinted:
                 return
             hinted.add(idx)
-            self.m.AddHint(var, value)
+            self.m.add_hint(var, value)
 
         p = self.p
         for vi in self.hood.visits:
@@ -552,13 +553,13 @@ def extract(p: CompiledProblem, el: Eligibility, plan: Plan, built: Built,
     new = plan.copy()
     v = built.vars
     for vi in built.hood.visits:
-        if solver.Value(v.covered[vi]):
+        if solver.value(v.covered[vi]):
             st = v.start[vi]
-            new.start[vi] = st if isinstance(st, int) else solver.Value(st)
+            new.start[vi] = st if isinstance(st, int) else solver.value(st)
         else:
             new.start.pop(vi, None)
     for k in built.hood.vehicles:
-        succ = {a: b for (a, b), lit in v.arcs[k].items() if solver.Value(lit)}
+        succ = {a: b for (a, b), lit in v.arcs[k].items() if solver.value(lit)}
         route = []
         cur = succ.get(DEPOT)
         while cur is not None and cur != DEPOT:

@@ -115,8 +115,8 @@ def score(p: CompiledProblem, el: Eligibility, plan: Plan) -> Score:
             pairs.add((p.visits[v].client, c))
             mism += mismatch(p, c, v)
     late = [max(0, plan.start[v] - p.visits[v].latest) for v in covered]
-    dev = sum(abs(plan.start[v] - p.visits[v].preferred) for v in covered
-              if p.visits[v].preferred is not None)
+    prefs = {v: p.visits[v].preferred for v in covered}
+    dev = sum(abs(plan.start[v] - want) for v, want in prefs.items() if want is not None)
     new_pairs = sum(1 for cl, c in pairs if p.carers[c].id not in p.clients[cl].preferred)
     max_late = max(late, default=0)
     total = (w.unassigned * unassigned + w.travel_minute * travel + w.lateness_minute * sum(late)
@@ -161,7 +161,7 @@ def to_solution(p: CompiledProblem, el: Eligibility, plan: Plan, status: str, se
         max_distinct_carers_per_client=max((len(s) for s in by_client.values()), default=0),
         objective=float(sc.total),
     )
-    return Solution(problem_id=p.problem.id, status=status, routes=routes,  # type: ignore[arg-type]
+    return Solution(problem_id=p.problem.id, status=status, routes=routes,
                     unassigned=unassigned, metrics=metrics, solve_seconds=round(seconds, 3))
 
 

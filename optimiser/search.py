@@ -60,10 +60,10 @@ def _solve(p: CompiledProblem, el: Eligibility, plan: Plan, hood: Neighbourhood,
     built = build_model(p, el, plan, hood)
     solver = cp_model.CpSolver()
     _configure(solver, options, seconds)
-    status = solver.Solve(built.model)
+    status = solver.solve(built.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, False, None
-    return extract(p, el, plan, built, solver), status == cp_model.OPTIMAL, solver.BestObjectiveBound()
+    return extract(p, el, plan, built, solver), status == cp_model.OPTIMAL, solver.best_objective_bound
 
 
 def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
@@ -269,7 +269,8 @@ def _close_links(p: CompiledProblem, plan: Plan, chosen: list[int], free: set[in
 
 def _linked(p: CompiledProblem, v: int) -> list[int]:
     """Visits tied to v by `follows`, in either direction."""
-    out = [] if p.visits[v].follows is None else [p.visits[v].follows.pred]
+    f = p.visits[v].follows
+    out = [] if f is None else [f.pred]
     out += [w.index for w in p.visits if w.follows is not None and w.follows.pred == v]
     return out
 

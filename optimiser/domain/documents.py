@@ -10,7 +10,7 @@ edge. Field descriptions are the spec's words so the exported JSON Schema
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-FORMAT = "carerota/1"
+FORMAT: Final = "carerota/1"
 
 TravelMode = Literal["drive", "walk", "cycle", "public_transport"]
 TRAVEL_MODES: tuple[str, ...] = ("drive", "walk", "cycle", "public_transport")
@@ -270,7 +270,7 @@ CQC_ORDER: tuple[str, ...] = ("outstanding", "good", "requires_improvement", "in
 ContractTier = Literal["locality", "step", "framework", "spot"]
 CONTRACT_ORDER: tuple[str, ...] = ("locality", "step", "framework", "spot")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ProviderRota(_Doc):
