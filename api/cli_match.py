@@ -63,7 +63,7 @@ def match_command(
         from geodata.prepare import prepare as geodata_prepare
 
         prepare = geodata_prepare
-    options = MatchOptions(min_cqc_rating=min_cqc_rating, providers=chosen,  # type: ignore[arg-type]
+    options = MatchOptions(min_cqc_rating=min_cqc_rating, providers=chosen,
                            time_limit=time_limit, workers=workers)
     result = match(doc, pkg, options, prepare)
     write_json(result.model_dump(mode="json", exclude_none=True), output)

@@ -87,7 +87,7 @@ def resolved_document(provider: Provider) -> tuple[dict[str, Any], list[FieldErr
     document's field paths; the caller stores nothing when there are any.
     """
     errors: list[FieldError] = []
-    places = Problem.model_construct(carers=provider.carers, clients=provider.clients)
+    places = Problem.model_construct(carers=provider.carers, clients=provider.clients)  # type: ignore[call-arg]
     resolved = resolve_places(places, errors)
     document = stored_document(provider)
     if errors:

@@ -163,7 +163,7 @@ def read_instance(path: Path) -> HhcrspInstance:
     """Read a `.txt` or gzipped `.txt.gz` instance file."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
         raise HhcrspFormatError(f"cannot read {path}: {exc}") from exc

@@ -90,7 +90,7 @@ def _visible(record: JobRecord | None, who: PrincipalDep, job_id: str) -> JobRec
 def get_job(job_id: str, who: PrincipalDep, db: SessionDep) -> Job:
     record = _visible(db.get(JobRecord, job_id), who, job_id)
     solution = Solution.model_validate(record.solution) if record.solution else None
-    return Job(job_id=record.id, status=record.status,  # type: ignore[arg-type]
+    return Job(job_id=record.id, status=record.status,
                created_at=aware(record.created_at), started_at=aware(record.started_at),
                finished_at=aware(record.finished_at), solution=solution, error=record.error)
 
@@ -100,7 +100,7 @@ def get_job(job_id: str, who: PrincipalDep, db: SessionDep) -> Job:
 def list_jobs(who: PrincipalDep, state: StateDep, db: SessionDep) -> list[JobBrief]:
     owner = None if who.role == "broker" else who.provider_id
     return [
-        JobBrief(job_id=r.id, status=r.status,  # type: ignore[arg-type]
+        JobBrief(job_id=r.id, status=r.status,
                  problem_id=(r.problem or {}).get("id"), created_at=aware(r.created_at),
                  finished_at=aware(r.finished_at))
         for r in state.jobs.recent(db, owner)
@@ -130,4 +130,4 @@ def validate_rota(
     if errors:
         raise DocumentError(errors, "solution")
     violations: list[dict[str, Any]] = [v.as_dict() for v in validate(compiled, body.solution)]
-    return ValidateResponse(valid=not violations, violations=violations)  # type: ignore[arg-type]
+    return ValidateResponse(valid=not violations, violations=violations)

@@ -151,8 +151,11 @@ class CompiledProblem:
     client_index: Mapping[str, int] = field(repr=False)
     visit_index: Mapping[str, int] = field(repr=False)
 
-    def minutes(self, carer: CCarer, a: int, b: int) -> int:
-        """Travel minutes from point a to point b in this carer's mode."""
+    def minutes(self, carer: CCarer, a: int | None, b: int | None) -> int:
+        """Travel minutes from point a to point b in this carer's mode; 0 when either is None
+        (a shift location set to null: travel from or to it is not counted)."""
+        if a is None or b is None:
+            return 0
         return int(self.travel.for_mode(carer.mode)[a, b])
 
     def day_of(self, minute: int) -> int:
