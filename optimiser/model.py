@@ -155,13 +155,7 @@ class ModelBuilder:
             self.terms.append((w.max_lateness_minute, top, "max_lateness"))
 
     def _partner(self, vi: int) -> int | None:
-        f = self.p.visits[vi].follows
-        if f is not None and f.synchronised:
-            return f.pred
-        for v in self.p.visits:  # reverse link; 0-0 pairs are rare, a scan is fine
-            if v.follows is not None and v.follows.synchronised and v.follows.pred == vi:
-                return v.index
-        return None
+        return self.p.sync_partner.get(vi)
 
     def _fixed_partner_start(self, vi: int) -> int | None:
         q = self._partner(vi)

@@ -267,12 +267,9 @@ def _close_links(p: CompiledProblem, plan: Plan, chosen: list[int], free: set[in
         free.update(band_visits(k))
 
 
-def _linked(p: CompiledProblem, v: int) -> list[int]:
+def _linked(p: CompiledProblem, v: int) -> tuple[int, ...]:
     """Visits tied to v by `follows`, in either direction."""
-    f = p.visits[v].follows
-    out = [] if f is None else [f.pred]
-    out += [w.index for w in p.visits if w.follows is not None and w.follows.pred == v]
-    return out
+    return p.linked.get(v, ())
 
 
 def _add_partners(p: CompiledProblem, plan: Plan, visits: set[int]) -> None:

@@ -150,6 +150,9 @@ class CompiledProblem:
     carer_index: Mapping[str, int] = field(repr=False)
     client_index: Mapping[str, int] = field(repr=False)
     visit_index: Mapping[str, int] = field(repr=False)
+    # 0-0 `follows` partner of a visit, both ways; and every visit tied by `follows`, both ways
+    sync_partner: Mapping[int, int] = field(default_factory=dict, repr=False)
+    linked: Mapping[int, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
     def minutes(self, carer: CCarer, a: int | None, b: int | None) -> int:
         """Travel minutes from point a to point b in this carer's mode; 0 when either is None
@@ -301,8 +304,26 @@ def compile_problem(problem: Problem, travel: TravelMatrices | None = None) -> C
         day_starts=clock.day_starts(horizon_end),
         lateness_penalised=problem.lateness == "penalised",
         carer_index={c.id: c.index for c in carers}, client_index=client_index,
-        visit_index=visit_index,
+        visit_index=visit_index, sync_partner=_sync_partners(visits), linked=_links(visits),
     )
+
+
+def _sync_partners(visits: list[CVisit]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for v in visits:
+        if v.follows is not None and v.follows.synchronised:
+            out[v.index] = v.follows.pred
+            out[v.follows.pred] = v.index
+    return out
+
+
+def _links(visits: list[CVisit]) -> dict[int, tuple[int, ...]]:
+    out: dict[int, list[int]] = {}
+    for v in visits:
+        if v.follows is not None:
+            out.setdefault(v.index, []).append(v.follows.pred)
+            out.setdefault(v.follows.pred, []).append(v.index)
+    return {k: tuple(vs) for k, vs in out.items()}
 
 
 def as_int_matrix(mat: np.ndarray) -> np.ndarray:
