@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+DTIME_PER_SECOND = 0.35  # CP-SAT deterministic seconds per wall second, measured here
+DETERMINISTIC_SHARE = 0.7 * DTIME_PER_SECOND  # one-worker LNS budget, per second of the limit
+
+
 @dataclass
 class _Adaptive:
     """Target count of free visits per neighbourhood: grows while sub-solves prove optimality
@@ -43,7 +47,8 @@ class _Adaptive:
         self.free = min(self.free + 1, 60) if proved else max(self.free - 2, 6)
 
 
-def _configure(solver: cp_model.CpSolver, options: SolveOptions, seconds: float) -> None:
+def _configure(solver: cp_model.CpSolver, options: SolveOptions, seconds: float,
+               wall_cap: float | None = None) -> None:
     params = solver.parameters
     params.max_time_in_seconds = max(0.05, seconds)
     workers = options.workers or os.cpu_count() or 1
@@ -51,16 +56,24 @@ def _configure(solver: cp_model.CpSolver, options: SolveOptions, seconds: float)
     params.random_seed = options.seed
     params.cp_model_probing_level = 0  # presolve probing dominated sub-solve time (solver lab)
     if workers == 1:
-        params.max_deterministic_time = max(0.05, seconds)  # reproducible for a seed
+        # Reproducible for a seed: stop on deterministic time (about 0.3-0.45 of wall seconds
+        # here), with a looser wall limit that only binds on a heavily loaded machine.
+        params.max_deterministic_time = max(0.02, DTIME_PER_SECOND * seconds)
+        params.max_time_in_seconds = max(0.05, min(2 * seconds, wall_cap or 2 * seconds))
 
 
 def _solve(p: CompiledProblem, el: Eligibility, plan: Plan, hood: Neighbourhood,
-           options: SolveOptions, seconds: float) -> tuple[Plan | None, bool, float | None]:
-    """Re-solve one neighbourhood; returns (plan or None, proved optimal, bound)."""
+           options: SolveOptions, seconds: float, work: list[float] | None = None,
+           wall_cap: float | None = None) -> tuple[Plan | None, bool, float | None]:
+    """Re-solve one neighbourhood; returns (plan or None, proved optimal, bound).
+
+    `work`, when given, accumulates CP-SAT's deterministic time (one-worker budgets)."""
     built = build_model(p, el, plan, hood)
     solver = cp_model.CpSolver()
-    _configure(solver, options, seconds)
+    _configure(solver, options, seconds, wall_cap)
     status = solver.solve(built.model)
+    if work is not None:
+        work.append(solver.deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, False, None
     return extract(p, el, plan, built, solver), status == cp_model.OPTIMAL, solver.best_objective_bound
@@ -95,15 +108,26 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     best_score = plan_key(p, el, best, must)
     rep = _representative_points(p, el, best)
     iterations = improved = 0
+    # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
+    # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
+    work: list[float] | None = [] if options.workers == 1 else None
+    budget = DETERMINISTIC_SHARE * options.time_limit
     while True:
         remaining = deadline - time.monotonic()
         if remaining < 0.2:
             break
+        seconds = min(state.sub_seconds, remaining - 0.1)
+        if work is not None:
+            left = budget - sum(work)
+            if left < 0.02:
+                break
+            seconds = min(state.sub_seconds, left / DTIME_PER_SECOND)
         hood = _choose(p, el, best, rng, state, rep, must)
         if hood is None:
             break
         t_sub = time.monotonic()
-        new, proved, _bound = _solve(p, el, best, hood, options, min(state.sub_seconds, remaining - 0.1))
+        new, proved, _bound = _solve(p, el, best, hood, options, seconds, work,
+                                     wall_cap=remaining - 0.1)
         iterations += 1
         log.debug("hood %d vehicles, %d free, %d pinned: %s in %.2fs", len(hood.vehicles),
                   len(hood.visits) - len(hood.pinned), len(hood.pinned),
@@ -119,8 +143,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                 for k in hood.vehicles:
                     rep[k] = _rep_point(p, el, best, k)
         state.update(proved)
-    log.info("LNS: %d neighbourhoods, %d improvements, objective %s", iterations, improved,
-             best_score)
+    log.info("LNS: %d neighbourhoods, %d improvements, objective %s, deterministic work %s",
+             iterations, improved, best_score, None if work is None else round(sum(work), 2))
     return best
 
 

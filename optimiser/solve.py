@@ -98,9 +98,11 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # which visits the greedy strands, and the best start saves the search much work.
     rng = random.Random(options.seed)
     budget = t0 + 0.05 * options.time_limit
+    # With one worker a fixed count (decided on a coarse threshold) keeps rotas reproducible.
+    fixed = (4 if spent * 5 < 0.05 * options.time_limit else 0) if options.workers == 1 else None
     restarts = 0
-    while time.monotonic() + spent < min(budget, end) and (options.workers != 1 or restarts < 4):
-        restarts += 1  # with one worker a fixed count keeps the rota reproducible
+    while (restarts < fixed) if fixed is not None else (time.monotonic() + spent < min(budget, end)):
+        restarts += 1
         other = _construct_once(p, el, start, end, rng)
         if plan_key(p, el, other, must) < plan_key(p, el, best, must):
             best = other
