@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SolveOptions:
-    """How to search. With workers=1 the same problem and seed give the same rota.
+    """How to search. With workers=1 the same problem and seed give the same rota (the search
+    then stops on CP-SAT deterministic time, using roughly 2/3 of the wall limit).
 
     time_limit: wall-clock seconds for the whole solve (never overrun by > 10%).
     workers: CP-SAT workers per sub-solve; 0 = all cores.
