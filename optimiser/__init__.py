@@ -7,6 +7,8 @@ from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.domain.documents import District, Package, Problem, Solution
 from optimiser.domain.errors import DocumentError, FieldError
 from optimiser.domain.loading import load_district, load_package, load_problem, load_solution
+from optimiser.match import MatchOptions, match
+from optimiser.solve import SolveOptions, solve
 from optimiser.validate import Violation, validate
 
 __all__ = [
@@ -14,14 +16,18 @@ __all__ = [
     "District",
     "DocumentError",
     "FieldError",
+    "MatchOptions",
     "Package",
     "Problem",
     "Solution",
+    "SolveOptions",
     "Violation",
     "compile_problem",
     "load_district",
     "load_package",
     "load_problem",
     "load_solution",
+    "match",
+    "solve",
     "validate",
 ]
