@@ -473,6 +473,9 @@ def insert_package(work: Work) -> list[list[int]]:
     return failed
 
 
+MOVE_WEIGHT = 100  # objective units per committed call moved in a repair (10 travel minutes)
+
+
 def repair(work: Work, group: list[int], options: MatchOptions, deadline: float) -> bool:
     """CP-SAT around the failed group's time; True if it is now covered.
 
@@ -493,11 +496,19 @@ def repair(work: Work, group: list[int], options: MatchOptions, deadline: float)
             polish = min(options.polish_seconds, deadline - time.monotonic())
             if polish >= 0.05:
                 better = _repair_once(work, group, options, vehicles, band, polish, first=False)
-                if better is not None and score(work.compiled, work.el, better).total <= score(
-                        work.compiled, work.el, new).total:
+                if better is not None and _cost_with_moves(work, better) <= _cost_with_moves(work, new):
                     work.plan = better
             return True
     return False
+
+
+def _cost_with_moves(work: Work, plan: Plan) -> int:
+    """The objective plus the price of every committed call moved (what the polish minimises)."""
+    base = work.committed
+    before, after = base.carers_of(), plan.carers_of()
+    moved = sum(1 for v in base.start
+                if plan.start.get(v) != base.start[v] or set(after.get(v, [])) != set(before.get(v, [])))
+    return score(work.compiled, work.el, plan).total + MOVE_WEIGHT * moved
 
 
 def _repair_once(work: Work, group: list[int], options: MatchOptions, vehicles: int, band: int,
@@ -524,6 +535,12 @@ def _repair_once(work: Work, group: list[int], options: MatchOptions, vehicles: 
     must = ((free | pinned) - set(work.package)) | set(group) | (
         {v for v in free | pinned if v in plan.start})
     hood = Neighbourhood(chosen, sorted(free | pinned), must, pinned)
+    if not first:  # the polish keeps the provider's committed calls where they were if it can
+        committed = work.committed
+        by_visit = committed.carers_of()
+        hood.stay = {v: (frozenset(by_visit.get(v, [])), committed.start[v])
+                     for v in free if v in committed.start}
+        hood.move_weight = MOVE_WEIGHT
     built = build_model(p, el, plan, hood)
     solver = cp_model.CpSolver()
     params = solver.parameters
@@ -532,7 +549,7 @@ def _repair_once(work: Work, group: list[int], options: MatchOptions, vehicles: 
     params.random_seed = options.seed
     params.cp_model_probing_level = 0
     params.stop_after_first_solution = first
-    status = solver.Solve(built.model)
+    status = solver.solve(built.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     new = extract(p, el, plan, built, solver)

@@ -37,6 +37,10 @@ class Neighbourhood:
     visits: list[int]
     must_cover: set[int] = field(default_factory=set)
     pinned: set[int] = field(default_factory=set)  # on a free vehicle, but carer and start kept
+    # visits whose carer or start should rather not change (a provider's committed calls when a
+    # package is matched): visit -> (vehicles now, start now); each change costs `move_weight`
+    stay: dict[int, tuple[frozenset[int], int]] = field(default_factory=dict)
+    move_weight: int = 0
 
 
 @dataclass
@@ -84,6 +88,7 @@ class ModelBuilder:
         self._work_caps()
         self._breaks()
         self._continuity()
+        self._moves()
         self._objective()
         self._hints()
         return Built(self.m, self.v, self.hood, self.terms)
@@ -153,6 +158,25 @@ class ModelBuilder:
                 self.m.add(top >= lv)
             self.v.extra_hints.append((top, max(fixed_max, late_hint)))
             self.terms.append((w.max_lateness_minute, top, "max_lateness"))
+
+    def _moves(self) -> None:
+        """Named costs for moving a visit the caller wants left alone (carer or minute)."""
+        if not self.hood.move_weight:
+            return
+        for vi, (vehicles, start) in self.hood.stay.items():
+            if vi not in self.v.covered:
+                continue
+            moved = self.m.new_bool_var(f"moved[{self.p.visits[vi].id}]")
+            for (k, v), x in self.v.assign.items():
+                if v == vi and k not in vehicles:
+                    self.m.add_implication(x, moved)
+            st = self.v.start[vi]
+            if not isinstance(st, int):
+                self.m.add(st == start).only_enforce_if(~moved)
+            self.terms.append((self.hood.move_weight, moved, f"moved(visit={self.p.visits[vi].id})"))
+            current = self.carers_of.get(vi, [])
+            self.v.extra_hints.append((moved, int(self.plan.start.get(vi) != start
+                                                  or not set(current) <= vehicles)))
 
     def _partner(self, vi: int) -> int | None:
         return self.p.sync_partner.get(vi)
