@@ -469,25 +469,38 @@ class ModelBuilder:
                 self.m.add_implication(brk, lit)
                 self.m.add(self.v.start[b] >= self.v.start[a] + p.visits[a].duration + t
                            + carer.break_minutes).only_enforce_if(brk)
-                takes.append(brk)
+                takes.append(((a, b), brk))
             long_day = self.m.new_bool_var(f"long_day[{k}]")
             self.m.add(last - first <= carer.break_after).only_enforce_if(~long_day)
             if takes:
-                self.m.add_bool_or(takes).only_enforce_if(long_day)
+                self.m.add_bool_or([brk for _arc, brk in takes]).only_enforce_if(long_day)
             else:
                 self.m.add(long_day == 0)
             self._break_hints(k, first, last, long_day, takes)
 
-    def _break_hints(self, k, first, last, long_day, takes) -> None:
+    def _break_hints(self, k: int, first: Var, last: Var, long_day: Var,
+                     takes: list[tuple[tuple[int, int], Var]]) -> None:
+        """Hint the plan's break: the first gap long enough, when the stretch needs one."""
         route = self.plan.routes[k]
+        carer = self.p.carers[self.el.vehicles[k].carer]
+        assert carer.break_after is not None
         if not route:
             self.v.extra_hints.append((long_day, 0))
+            self.v.extra_hints += [(brk, 0) for _arc, brk in takes]
             return
         f = self.plan.start[route[0]]
         lst = self.plan.start[route[-1]] + self.p.visits[route[-1]].duration
-        self.v.extra_hints += [(first, f), (last, lst), (long_day, int(lst - f > self.p.carers[
-            self.el.vehicles[k].carer].break_after))]
-        del takes
+        needs = lst - f > carer.break_after
+        mat = self.p.travel.for_mode(carer.mode)
+        taken = None
+        for a, b in itertools.pairwise(route):
+            va, vb = self.p.visits[a], self.p.visits[b]
+            idle = self.plan.start[b] - self.plan.start[a] - va.duration - int(mat[va.point, vb.point])
+            if needs and idle >= carer.break_minutes:
+                taken = (a, b)
+                break
+        self.v.extra_hints += [(first, f), (last, lst), (long_day, int(needs))]
+        self.v.extra_hints += [(brk, int(arc == taken)) for arc, brk in takes]
 
     def _continuity(self) -> None:
         """Distinct carers per client (hard cap where set) and the continuity costs."""
