@@ -102,7 +102,7 @@ class ModelBuilder:
         for vi in self.hood.visits:
             vis = p.visits[vi]
             fixed = [k for k in self.carers_of.get(vi, []) if k not in self.free_k]
-            anchored = bool(fixed) or self._anchored_by_partner(vi)
+            anchored = bool(fixed) or self._fixed_partner_start(vi) is not None
             cov = self.m.new_bool_var(f"covered[{vis.id}]")
             self.v.covered[vi] = cov
             if anchored or vi in self.hood.must_cover:
@@ -186,9 +186,6 @@ class ModelBuilder:
         if q is not None and q not in self.free_v and q in self.plan.start:
             return self.plan.start[q]
         return None
-
-    def _anchored_by_partner(self, vi: int) -> bool:
-        return self._fixed_partner_start(vi) is not None
 
     def _routing(self) -> None:
         """One circuit per free vehicle over its candidate visits; arcs carry travel and time."""

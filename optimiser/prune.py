@@ -41,9 +41,6 @@ class Eligibility:
     reasons: tuple[tuple[str, ...], ...]  # for visits with no (or too few) eligible vehicles
     latest_of: tuple[int, ...]  # latest start the solver may use (window end, or horizon if penalised)
 
-    def eligible_carers(self, v: int) -> set[int]:
-        return {self.vehicles[k].carer for k in self.vehicles_of[v]}
-
 
 def carer_may_serve(p: CompiledProblem, carer: CCarer, visit: CVisit) -> str | None:
     """The first carer-level rule that forbids this pair, as a reason code, or None."""

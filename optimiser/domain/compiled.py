@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-
 from optimiser.domain.documents import Problem
 from optimiser.domain.errors import DocumentError, FieldError
 from optimiser.travel import TravelMatrices, haversine_travel, matrix_travel
@@ -325,6 +323,3 @@ def _links(visits: list[CVisit]) -> dict[int, tuple[int, ...]]:
             out.setdefault(v.follows.pred, []).append(v.index)
     return {k: tuple(vs) for k, vs in out.items()}
 
-
-def as_int_matrix(mat: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(mat, dtype=np.int32)
