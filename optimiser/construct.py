@@ -348,13 +348,15 @@ class Builder:
             self.work_total[c] += sum(new.values()) - sum(old.values())
             self.client_carers[self.p.visits[v].client][c] += 1
 
-    def _take_out(self, k: int, u: int) -> None:
-        """Remove one stop from vehicle k, keeping the books exact (no full recount)."""
+    def _take_out(self, k: int, u: int, last: bool = True) -> None:
+        """Remove one stop from vehicle k, keeping the books exact (no full recount); a
+        double-up's start stays until its `last` carer is taken off."""
         c = self.el.vehicles[k].carer
         old = self.vehicle_work(k, self.plan.routes[k])
         self.plan.routes[k].remove(u)
-        self.plan.start.pop(u)
         new = self.vehicle_work(k, self.plan.routes[k])
+        if last:
+            self.plan.start.pop(u)
         for day in set(old) | set(new):
             self.work_day[(c, day)] += new.get(day, 0) - old.get(day, 0)
         self.work_total[c] += sum(new.values()) - sum(old.values())
