@@ -45,6 +45,8 @@ class Builder:
         self.p, self.el = p, el
         self.plan = plan.copy() if plan is not None else Plan.empty(len(el.vehicles))
         self.banned = banned  # visits never to insert (e.g. kept out by the caller)
+        self._slack: dict[int, tuple[tuple[tuple[int, ...], tuple[int, ...]],
+                                     tuple[list[int], list[int]]]] = {}
         n = len(p.point_keys)
         self.rows = {m: (mat.tolist() if n <= 4000 else mat) for m, mat in p.travel.minutes.items()}
         self.followers: dict[int, list[int]] = defaultdict(list)
@@ -107,7 +109,18 @@ class Builder:
             and v not in self.partnered
 
     def slack(self, k: int) -> tuple[list[int], list[int]]:
-        """Earliest and latest start of each stop of route k, others re-timed within windows."""
+        """Earliest and latest start of each stop of route k, others re-timed within windows
+        (cached on the route and its minutes: repair asks for the same routes many times)."""
+        route = self.plan.routes[k]
+        key = (tuple(route), tuple(self.plan.start[v] for v in route))
+        hit = self._slack.get(k)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        out = self._slack_of(k)
+        self._slack[k] = (key, out)
+        return out
+
+    def _slack_of(self, k: int) -> tuple[list[int], list[int]]:
         p, veh = self.p, self.el.vehicles[k]
         route = self.plan.routes[k]
         n = len(route)
@@ -255,8 +268,11 @@ class Builder:
         return False
 
     # --- insertion -------------------------------------------------------------
-    def insert_group(self, group: Sequence[int]) -> bool:
-        """Insert every slot of `group` (visits starting together) or none; True if placed."""
+    def insert_group(self, group: Sequence[int], only: set[int] | None = None) -> bool:
+        """Insert every slot of `group` (visits starting together) or none; True if placed.
+
+        `only`: a single visit goes on one of these vehicles (the ones a caller just
+        changed, when nothing else can have room)."""
         if any(v in self.banned or v in self.plan.start or not self.el.vehicles_of[v]
                for v in group):
             return False
@@ -269,8 +285,10 @@ class Builder:
         slots = [v for v in group for _ in range(self.p.visits[v].required)]
         cands: dict[int, list[tuple[Gap, int]]] = {}
         for v in group:
-            cands[v] = [(g, self.slot_cost(g, v)) for k in self.el.vehicles_of[v]
-                        for g in self.gaps(k, v, lo, hi)]
+            ks = self.el.vehicles_of[v]
+            if only is not None and len(group) == 1 and self.p.visits[v].required == 1:
+                ks = [k for k in ks if k in only]
+            cands[v] = [(g, self.slot_cost(g, v)) for k in ks for g in self.gaps(k, v, lo, hi)]
             if not cands[v]:
                 return False
         times = sorted({g.lo for v in group for g, _ in cands[v]})

@@ -30,6 +30,11 @@ from optimiser.prune import Eligibility
 REACH = 45
 #: Travel allowance around a visit when clearing a carer's time for it.
 SLACK = 15
+#: Uncovered visits above the best before the walk restarts from the best.
+DRIFT = 2
+#: A visit just placed cannot be evicted again for this many steps (+ up to as many more at
+#: random): without it two visits evict each other forever (measured on a planted week).
+TABU = 8
 #: Eviction sets tried per pool visit before it waits for another turn.
 TRIES = 40
 
@@ -50,19 +55,21 @@ class _Repair:
             for v in g:
                 self.group_of[v] = tuple(g)
         self.counter: dict[tuple[int, ...], int] = defaultdict(int)
+        self.steps = 0
+        self.tabu_until: dict[tuple[int, ...], int] = {}
 
     def coverable(self, g: tuple[int, ...]) -> bool:
         return all(self.el.vehicles_of[v] for v in g)
 
+    def _carers(self, v: int) -> list[int]:
+        return [k for k in self.el.vehicles_of[v] if v in self.b.plan.routes[k]]
+
     def _placement(self, g: tuple[int, ...]) -> dict[int, tuple[list[int], int]]:
-        plan = self.b.plan
-        carers = plan.carers_of()
-        return {v: (list(carers.get(v, [])), plan.start[v]) for v in g}
+        return {v: (self._carers(v), self.b.plan.start[v]) for v in g}
 
     def _take(self, g: tuple[int, ...]) -> None:
-        carers = self.b.plan.carers_of()
         for v in g:
-            ks = carers.get(v, [])
+            ks = self._carers(v)
             for i, k in enumerate(ks):
                 self.b._take_out(k, v, last=i == len(ks) - 1)
 
@@ -104,7 +111,7 @@ class _Repair:
                 su = plan.start[u]
                 if su < b and su + p.visits[u].duration > a:
                     h = self.group_of[u]
-                    if any(x in self.keep for x in h):
+                    if any(x in self.keep for x in h) or self.tabu(h):
                         return None
                     if h not in out:
                         out.append(h)
@@ -115,6 +122,8 @@ class _Repair:
             near = blocking(k, lo - REACH, hi + dur + REACH) or ()
             sets.update((h,) for h in near)
             sets.update(tuple(sorted(pair)) for pair in itertools.combinations(near, 2))
+            if any(True for _gap in self.b.gaps(k, g[0], *self.b.bounds(g[0]))):
+                sets.update((h,) for h in self._capped(k, lo, dur))  # time is there, minutes not
         for t in range(lo, hi + 1, 15):
             blocks = [b for k in vehicles if (b := blocking(k, t - SLACK, t + dur + SLACK))]
             if slots == 1:
@@ -130,20 +139,43 @@ class _Repair:
         scored.sort()
         return scored[:TRIES]
 
+    def _capped(self, k: int, lo: int, dur: int) -> list[tuple[int, ...]]:
+        """Any stop of k's day when the carer's daily or horizon cap leaves no room for `dur`
+        more minutes (then the stop in the way is not the problem: the minutes are)."""
+        p, b = self.p, self.b
+        c = self.el.vehicles[k].carer
+        carer = p.carers[c]
+        day = p.day_of(lo)
+        by_day = carer.max_day is not None and b.work_day[(c, day)] + dur > carer.max_day
+        by_total = carer.max_total is not None and b.work_total[c] + dur > carer.max_total
+        if not (by_day or by_total):
+            return []
+        out = []
+        for u in b.plan.routes[k]:
+            h = self.group_of[u]
+            if (by_total or p.day_of(b.plan.start[u]) == day) and h not in out \
+                    and not any(x in self.keep for x in h) and not self.tabu(h):
+                out.append(h)
+        return out
+
+    def tabu(self, h: tuple[int, ...]) -> bool:
+        return self.tabu_until.get(h, 0) > self.steps
+
     def step(self, g: tuple[int, ...]) -> list[tuple[int, ...]] | None:
         """Place g, evicting what is in its way; the evicted groups, or None if g cannot go in."""
+        self.steps += 1
+        self.tabu_until[g] = self.steps + TABU + self.rng.randrange(TABU + 1)
         if self.b.insert_group(g):
-            return []
-        if len(g) == 1 and self.b.eject_insert(g[0], tries=15):
             return []
         self.counter[g] += 1
         for _cost, evict in self._candidates(g):
             if not all(self._legs_ok(h) for h in evict):
                 continue
             where = {h: self._placement(h) for h in evict}
+            touched = {k for h in evict for ks, _start in where[h].values() for k in ks}
             for h in evict:
                 self._take(h)
-            if self.b.insert_group(g):
+            if self.b.insert_group(g, only=touched):
                 return list(evict)
             for h in evict:
                 self._put_back(h, where[h])
@@ -155,14 +187,21 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
     """The plan with the fewest uncovered visits (by weight) the ejection pool reached.
 
     Stops when every coverable visit is in, when the deadline passes, or after
-    `max_steps` pool steps; `keep` visits are never evicted.
+    `max_steps` pool steps; `keep` visits are never evicted. When the walk has drifted
+    DRIFT visits above the best it found, it starts again from the best (counters kept).
     """
     r = _Repair(p, el, plan, rng, keep)
     coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
-    pool = [g for g in {r.group_of[v] for v in coverable if v not in plan.start} if r.coverable(g)]
-    pool.sort()
-    rng.shuffle(pool)
-    best, best_weight = plan, uncovered_weight(p, plan, coverable)
+
+    def pool_of(current: Plan) -> list[tuple[int, ...]]:
+        out = [g for g in {r.group_of[v] for v in coverable if v not in current.start}
+               if r.coverable(g)]
+        out.sort()
+        rng.shuffle(out)
+        return out
+
+    pool = pool_of(plan)
+    best, best_weight, best_size = plan, uncovered_weight(p, plan, coverable), len(pool)
     stuck: list[tuple[int, ...]] = []
     for _ in range(max_steps):
         if not pool:  # everything left was stuck for now: give it another round
@@ -178,8 +217,11 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
         pool.extend(evicted)
         weight = uncovered_weight(p, r.b.plan, coverable)
         if weight < best_weight:
-            best, best_weight = r.b.plan.copy(), weight
+            best, best_weight, best_size = r.b.plan.copy(), weight, len(pool) + len(stuck)
             best.sort_routes()
             if not best_weight:
                 break
+        elif len(pool) + len(stuck) > best_size + DRIFT:
+            r.b = Builder(p, el, best)
+            pool, stuck = pool_of(best), []
     return best
