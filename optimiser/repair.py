@@ -30,6 +30,11 @@ from optimiser.prune import Eligibility
 REACH = 45
 #: Travel allowance around a visit when clearing a carer's time for it.
 SLACK = 15
+#: Start minutes tried across a visit's window, and the largest eviction sets (single
+#: visit, double-up) built from what a carer does while the visit would run.
+STEP, MAX_SINGLE, MAX_DOUBLE = 10, 4, 6
+#: Steps without a better plan before the walk starts over.
+RESTART = 300
 #: Uncovered visits above the best before the walk restarts from the best.
 DRIFT = 2
 #: A visit just placed cannot be evicted again for this many steps (+ up to as many more at
@@ -124,14 +129,14 @@ class _Repair:
             sets.update(tuple(sorted(pair)) for pair in itertools.combinations(near, 2))
             if any(True for _gap in self.b.gaps(k, g[0], *self.b.bounds(g[0]))):
                 sets.update((h,) for h in self._capped(k, lo, dur))  # time is there, minutes not
-        for t in range(lo, hi + 1, 15):
+        for t in range(lo, hi + 1, STEP):
             blocks = [b for k in vehicles if (b := blocking(k, t - SLACK, t + dur + SLACK))]
             if slots == 1:
-                sets.update(tuple(sorted(b)) for b in blocks if len(b) <= 3)
+                sets.update(tuple(sorted(b)) for b in blocks if len(b) <= MAX_SINGLE)
             else:
                 for b1, b2 in itertools.combinations(blocks, 2):
                     both = tuple(sorted(set(b1) | set(b2)))
-                    if len(both) <= 4:
+                    if len(both) <= MAX_DOUBLE:
                         sets.add(both)
         sets.discard(())
         scored = [(sum(self.counter[h] for h in s) + 0.5 * len(s) + self.rng.random() * 0.1, s)
@@ -203,6 +208,7 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
     pool = pool_of(plan)
     best, best_weight, best_size = plan, uncovered_weight(p, plan, coverable), len(pool)
     stuck: list[tuple[int, ...]] = []
+    since = 0  # steps since the best improved
     for _ in range(max_steps):
         if not pool:  # everything left was stuck for now: give it another round
             pool, stuck = stuck, []
@@ -214,11 +220,19 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
         if evicted is None:
             stuck.append(g)
             continue
+        since += 1
+        if since > RESTART:
+            # Runs either finish fast or cycle (measured: under a second, or not in 10 s on
+            # 50-90 visit days), so a cycling walk starts over with fresh counters.
+            r = _Repair(p, el, best, rng, keep)
+            pool, stuck, since = pool_of(best), [], 0
+            continue
         pool.extend(evicted)
         weight = uncovered_weight(p, r.b.plan, coverable)
         if weight < best_weight:
             best, best_weight, best_size = r.b.plan.copy(), weight, len(pool) + len(stuck)
             best.sort_routes()
+            since = 0
             if not best_weight:
                 break
         elif len(pool) + len(stuck) > best_size + DRIFT:

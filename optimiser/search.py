@@ -22,6 +22,7 @@ from optimiser.domain.compiled import CompiledProblem
 from optimiser.model import Neighbourhood, build_model, extract
 from optimiser.plan import Plan, score
 from optimiser.prune import Eligibility
+from optimiser.repair import repair
 
 if TYPE_CHECKING:
     from optimiser.solve import Result, SolveOptions
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 DTIME_PER_SECOND = 0.35  # CP-SAT deterministic seconds per wall second, measured here
 DETERMINISTIC_SHARE = 0.7 * DTIME_PER_SECOND  # one-worker LNS budget, per second of the limit
+REPAIR_AFTER = 8  # neighbourhoods without a better plan before an ejection-pool burst
+REPAIR_BURST = 2.0  # seconds per burst
 
 
 @dataclass
@@ -107,7 +110,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     best = plan
     best_score = plan_key(p, el, best, must)
     rep = _representative_points(p, el, best)
-    iterations = improved = 0
+    iterations = improved = stall = 0
     # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
     # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
     work: list[float] | None = [] if options.workers == 1 else None
@@ -122,6 +125,19 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             if left < 0.02:
                 break
             seconds = min(state.sub_seconds, left / DTIME_PER_SECOND)
+        if stall >= REPAIR_AFTER and _has_orphans(p, el, best):
+            # The neighbourhoods stopped finding room: an ejection-pool burst moves visits
+            # across many carers at once, then the LNS polishes what it changed.
+            stall = 0
+            burst = min(REPAIR_BURST, 0.5 * remaining)
+            fixed = frozenset(v for v in must if v in best.start)
+            steps = int(burst * 80) if work is not None else 10**9
+            new = repair(p, el, best, time.monotonic() + burst, rng, keep=fixed, max_steps=steps)
+            if plan_key(p, el, new, must) < best_score:
+                best, best_score = new, plan_key(p, el, new, must)
+                rep = _representative_points(p, el, best)
+                improved += 1
+            continue
         hood = _choose(p, el, best, rng, state, rep, must)
         if hood is None:
             break
@@ -129,6 +145,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         new, proved, _bound = _solve(p, el, best, hood, options, seconds, work,
                                      wall_cap=remaining - 0.1)
         iterations += 1
+        stall += 1
         log.debug("hood %d vehicles, %d free, %d pinned: %s in %.2fs", len(hood.vehicles),
                   len(hood.visits) - len(hood.pinned), len(hood.pinned),
                   "optimal" if proved else ("feasible" if new else "none"), time.monotonic() - t_sub)
@@ -138,6 +155,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             if new_score <= best_score:
                 if new_score < best_score:
                     improved += 1
+                    stall = 0
                 best, best_score = new, new_score
                 log.debug("improved to %s", best_score)
                 for k in hood.vehicles:
@@ -146,6 +164,10 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     log.info("LNS: %d neighbourhoods, %d improvements, objective %s, deterministic work %s",
              iterations, improved, best_score, None if work is None else round(sum(work), 2))
     return best
+
+
+def _has_orphans(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
+    return any(v.index not in plan.start and el.vehicles_of[v.index] for v in p.visits)
 
 
 def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random) -> Plan:
