@@ -42,7 +42,7 @@ class SolveOptions:
     workers: int = 0
     seed: int = 0
     must_cover: frozenset[str] = frozenset()
-    full_model_max_visits: int = 60
+    full_model_max_visits: int = 100
 
     @classmethod
     def for_problem(cls, problem: Problem, time_limit: float | None = None, workers: int = 0,
