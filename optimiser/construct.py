@@ -285,7 +285,7 @@ class Builder:
         slots = [v for v in group for _ in range(self.p.visits[v].required)]
         cands: dict[int, list[tuple[Gap, int]]] = {}
         for v in group:
-            ks = self.el.vehicles_of[v]
+            ks: Sequence[int] = self.el.vehicles_of[v]
             if only is not None and len(group) == 1 and self.p.visits[v].required == 1:
                 ks = [k for k in ks if k in only]
             cands[v] = [(g, self.slot_cost(g, v)) for k in ks for g in self.gaps(k, v, lo, hi)]

@@ -35,6 +35,9 @@ SLACK = 15
 STEP, MAX_SINGLE, MAX_DOUBLE = 10, 4, 6
 #: Steps without a better plan before the walk starts over.
 RESTART = 300
+#: Step budget per second of repair time when runs must be reproducible (one worker): below
+#: the rate measured on a 120-carer day (40-60 steps a second), so the clock rarely binds.
+STEPS_PER_SECOND = 30
 #: Uncovered visits above the best before the walk restarts from the best.
 DRIFT = 2
 #: A visit just placed cannot be evicted again for this many steps (+ up to as many more at

@@ -22,7 +22,7 @@ from optimiser.domain.compiled import CompiledProblem
 from optimiser.model import Neighbourhood, build_model, extract
 from optimiser.plan import Plan, score
 from optimiser.prune import Eligibility
-from optimiser.repair import repair
+from optimiser.repair import STEPS_PER_SECOND, repair
 
 if TYPE_CHECKING:
     from optimiser.solve import Result, SolveOptions
@@ -131,10 +131,10 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             stall = 0
             burst = min(REPAIR_BURST, 0.5 * remaining)
             fixed = frozenset(v for v in must if v in best.start)
-            steps = int(burst * 80) if work is not None else 10**9
-            new = repair(p, el, best, time.monotonic() + burst, rng, keep=fixed, max_steps=steps)
-            if plan_key(p, el, new, must) < best_score:
-                best, best_score = new, plan_key(p, el, new, must)
+            steps = int(burst * STEPS_PER_SECOND) if work is not None else 10**9
+            fuller = repair(p, el, best, time.monotonic() + burst, rng, keep=fixed, max_steps=steps)
+            if plan_key(p, el, fuller, must) < best_score:
+                best, best_score = fuller, plan_key(p, el, fuller, must)
                 rep = _representative_points(p, el, best)
                 improved += 1
             continue

@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 #: Share of the limit the ejection-pool repair may use (it stops once every visit is in).
 REPAIR_SHARE = 0.3
-#: Its step budget with one worker (measured: 100-300 steps a second on planted days).
-REPAIR_STEPS_PER_SECOND = 80
 
 
 @dataclass(frozen=True)
@@ -121,11 +119,11 @@ def _repair(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
             until: float, must: frozenset[int]) -> Plan:
     """Ejection-pool repair of the visits construction left out (a step budget instead of the
     clock with one worker, for reproducible rotas)."""
-    from optimiser.repair import repair
+    from optimiser.repair import STEPS_PER_SECOND, repair
 
     if all(v.index in plan.start or not el.vehicles_of[v.index] for v in p.visits):
         return plan
-    steps = int(REPAIR_STEPS_PER_SECOND * REPAIR_SHARE * options.time_limit) \
+    steps = int(STEPS_PER_SECOND * REPAIR_SHARE * options.time_limit) \
         if options.workers == 1 else 10**9
     fixed = frozenset(v for v in must if v in plan.start)
     new = repair(p, el, plan, until, random.Random(options.seed), keep=fixed, max_steps=steps)
