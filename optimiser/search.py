@@ -4,7 +4,10 @@ Why LNS with exact sub-solves: one monolithic CP-SAT model stops finding
 anything useful beyond ~150 visits (solver-lab notes), but a neighbourhood of
 a few carers close in space and time (<= ~60 visits) is re-solved to
 optimality in about a second from a complete hint. Every accepted step is a
-valid rota, so stopping at any moment returns the best one found.
+valid rota, so stopping at any moment returns the best one found. When steps
+stop paying while visits are still out, an ejection-pool burst
+(`optimiser.repair`) moves visits across many carers at once: the chains of
+moves that make room for the last visits rarely fit in one neighbourhood.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ log = logging.getLogger(__name__)
 
 DTIME_PER_SECOND = 0.35  # CP-SAT deterministic seconds per wall second, measured here
 DETERMINISTIC_SHARE = 0.7 * DTIME_PER_SECOND  # one-worker LNS budget, per second of the limit
+#: The whole model also runs up to this size while visits are still out after repair: it found
+#: full covers of 80-94 visit planted days that neighbourhoods missed, whereas on covered
+#: starts with lateness (HHCRSP C1, 65 visits) neighbourhoods did better (1.12 vs 1.41 x BKS).
+COVER_MODEL_MAX_VISITS = 100
 REPAIR_AFTER = 8  # neighbourhoods without a better plan before an ejection-pool burst
 REPAIR_BURST = 2.0  # seconds per burst
 
@@ -90,7 +97,9 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     if not p.visits or not el.vehicles:
         return Result(plan, True, 0.0)
     coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
-    if len(coverable) <= options.full_model_max_visits:
+    whole = len(coverable) <= options.full_model_max_visits or (
+        len(coverable) <= COVER_MODEL_MAX_VISITS and _has_orphans(p, el, plan))
+    if whole:
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
         remaining = deadline - time.monotonic()
         # Half the time to prove the whole model optimal; if it cannot, neighbourhoods

@@ -40,7 +40,7 @@ class SolveOptions:
     workers: int = 0
     seed: int = 0
     must_cover: frozenset[str] = frozenset()
-    full_model_max_visits: int = 100
+    full_model_max_visits: int = 60
 
     @classmethod
     def for_problem(cls, problem: Problem, time_limit: float | None = None, workers: int = 0,
