@@ -97,6 +97,8 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     if not p.visits or not el.vehicles:
         return Result(plan, True, 0.0)
     coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
+    # With one worker every sub-solve draws on one deterministic work budget (see _lns).
+    work: list[float] | None = [] if options.workers == 1 else None
     whole = len(coverable) <= options.full_model_max_visits or (
         len(coverable) <= COVER_MODEL_MAX_VISITS and _has_orphans(p, el, plan))
     if whole:
@@ -104,16 +106,19 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
         remaining = deadline - time.monotonic()
         # Half the time to prove the whole model optimal; if it cannot, neighbourhoods
         # finish the job (on one worker they found full covers the whole model missed).
-        new, proved, bound = _solve(p, el, plan, hood, options, remaining * 0.5)
+        # With one worker the share comes from the limit, not the clock, so runs repeat.
+        share = 0.4 * options.time_limit if options.workers == 1 else 0.5 * remaining
+        new, proved, bound = _solve(p, el, plan, hood, options, share, work,
+                                    wall_cap=remaining - 0.1)
         if new is not None and plan_key(p, el, new, must) <= plan_key(p, el, plan, must):
             plan = new
             if proved:
                 return Result(plan, True, bound)
-    return Result(_lns(p, el, plan, options, deadline, must), False, None)
+    return Result(_lns(p, el, plan, options, deadline, must, work), False, None)
 
 
 def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions, deadline: float,
-         must: frozenset[int]) -> Plan:
+         must: frozenset[int], work: list[float] | None = None) -> Plan:
     rng = random.Random(options.seed)
     state = _Adaptive()
     best = plan
@@ -122,7 +127,6 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     iterations = improved = stall = 0
     # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
     # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
-    work: list[float] | None = [] if options.workers == 1 else None
     budget = DETERMINISTIC_SHARE * options.time_limit
     while True:
         remaining = deadline - time.monotonic()
