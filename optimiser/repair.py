@@ -47,6 +47,23 @@ TABU = 8
 TRIES = 40
 
 
+def has_uncovered(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
+    """Some visit that a carer could take is not covered."""
+    return any(v.index not in plan.start and el.vehicles_of[v.index] for v in p.visits)
+
+
+def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, seconds: float,
+               rng: random.Random, must: frozenset[int], reproducible: bool) -> Plan:
+    """`repair` as the solver calls it: only while visits are out, keeping the `must` visits
+    already covered, and with `reproducible` (one worker) on a step budget worth `seconds`
+    instead of the clock."""
+    if not has_uncovered(p, el, plan):
+        return plan
+    steps = int(STEPS_PER_SECOND * seconds) if reproducible else 10**9
+    keep = frozenset(v for v in must if v in plan.start)
+    return repair(p, el, plan, deadline, rng, keep=keep, max_steps=steps)
+
+
 def uncovered_weight(p: CompiledProblem, plan: Plan, visits: list[int]) -> int:
     """The objective's coverage term (critical x10, high x3, double-ups count twice)."""
     return sum(p.visits[v].weight * p.visits[v].required for v in visits if v not in plan.start)
@@ -90,17 +107,20 @@ class _Repair:
         """Walkers' max leg still holds where the evicted stops leave their neighbours adjacent."""
         p, b = self.p, self.b
         for v in g:
-            for k, route in enumerate(b.plan.routes):
+            for k in self._carers(v):
                 carer = p.carers[self.el.vehicles[k].carer]
-                if carer.max_leg is None or v not in route:
+                if carer.max_leg is None:
                     continue
+                route, shift = b.plan.routes[k], self.el.vehicles[k].shift
                 i = route.index(v)
-                a = p.visits[route[i - 1]].point if i > 0 else self.el.vehicles[k].shift.start_point
-                c = (p.visits[route[i + 1]].point if i + 1 < len(route)
-                     else self.el.vehicles[k].shift.end_point)
+                a = p.visits[route[i - 1]].point if i > 0 else shift.start_point
+                c = p.visits[route[i + 1]].point if i + 1 < len(route) else shift.end_point
                 if b.t(k, a, c) > carer.max_leg:
                     return False
         return True
+
+    def _evictable(self, h: tuple[int, ...]) -> bool:
+        return not self.tabu(h) and not any(x in self.keep for x in h)
 
     def _candidates(self, g: tuple[int, ...]) -> list[tuple[float, tuple[tuple[int, ...], ...]]]:
         """Eviction sets in the way of g, cheapest counters first: one or two nearby stops of
@@ -119,7 +139,7 @@ class _Repair:
                 su = plan.start[u]
                 if su < b and su + p.visits[u].duration > a:
                     h = self.group_of[u]
-                    if any(x in self.keep for x in h) or self.tabu(h):
+                    if not self._evictable(h):
                         return None
                     if h not in out:
                         out.append(h)
@@ -162,7 +182,7 @@ class _Repair:
         for u in b.plan.routes[k]:
             h = self.group_of[u]
             if (by_total or p.day_of(b.plan.start[u]) == day) and h not in out \
-                    and not any(x in self.keep for x in h) and not self.tabu(h):
+                    and self._evictable(h):
                 out.append(h)
         return out
 
@@ -195,8 +215,9 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
     """The plan with the fewest uncovered visits (by weight) the ejection pool reached.
 
     Stops when every coverable visit is in, when the deadline passes, or after
-    `max_steps` pool steps; `keep` visits are never evicted. When the walk has drifted
-    DRIFT visits above the best it found, it starts again from the best (counters kept).
+    `max_steps` pool steps; `keep` visits are never evicted. A walk that drifts DRIFT
+    visits above the best goes back to the best plan (counters kept); one that goes
+    RESTART steps without a better plan starts over from the best with fresh counters.
     """
     r = _Repair(p, el, plan, rng, keep)
     coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]

@@ -25,7 +25,7 @@ from optimiser.domain.compiled import CompiledProblem
 from optimiser.model import Neighbourhood, build_model, extract
 from optimiser.plan import Plan, score
 from optimiser.prune import Eligibility
-from optimiser.repair import STEPS_PER_SECOND, repair
+from optimiser.repair import cover_more, has_uncovered
 
 if TYPE_CHECKING:
     from optimiser.solve import Result, SolveOptions
@@ -100,7 +100,7 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     # With one worker every sub-solve draws on one deterministic work budget (see _lns).
     work: list[float] | None = [] if options.workers == 1 else None
     whole = len(coverable) <= options.full_model_max_visits or (
-        len(coverable) <= COVER_MODEL_MAX_VISITS and _has_orphans(p, el, plan))
+        len(coverable) <= COVER_MODEL_MAX_VISITS and has_uncovered(p, el, plan))
     if whole:
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
         remaining = deadline - time.monotonic()
@@ -138,16 +138,16 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             if left < 0.02:
                 break
             seconds = min(state.sub_seconds, left / DTIME_PER_SECOND)
-        if stall >= REPAIR_AFTER and _has_orphans(p, el, best):
+        if stall >= REPAIR_AFTER and has_uncovered(p, el, best):
             # The neighbourhoods stopped finding room: an ejection-pool burst moves visits
             # across many carers at once, then the LNS polishes what it changed.
             stall = 0
             burst = min(REPAIR_BURST, 0.5 * remaining)
-            fixed = frozenset(v for v in must if v in best.start)
-            steps = int(burst * STEPS_PER_SECOND) if work is not None else 10**9
-            fuller = repair(p, el, best, time.monotonic() + burst, rng, keep=fixed, max_steps=steps)
-            if plan_key(p, el, fuller, must) < best_score:
-                best, best_score = fuller, plan_key(p, el, fuller, must)
+            fuller = cover_more(p, el, best, time.monotonic() + burst, burst, rng, must,
+                                reproducible=work is not None)
+            fuller_score = plan_key(p, el, fuller, must)
+            if fuller_score < best_score:
+                best, best_score = fuller, fuller_score
                 rep = _representative_points(p, el, best)
                 improved += 1
             continue
@@ -177,10 +177,6 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     log.info("LNS: %d neighbourhoods, %d improvements, objective %s, deterministic work %s",
              iterations, improved, best_score, None if work is None else round(sum(work), 2))
     return best
-
-
-def _has_orphans(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
-    return any(v.index not in plan.start and el.vehicles_of[v.index] for v in p.visits)
 
 
 def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random) -> Plan:

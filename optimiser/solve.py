@@ -17,6 +17,7 @@ from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Problem, Solution
 from optimiser.plan import Plan, to_solution
 from optimiser.prune import Eligibility, build_eligibility
+from optimiser.repair import cover_more
 from optimiser.search import improve
 
 log = logging.getLogger(__name__)
@@ -110,25 +111,14 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         other = _construct_once(p, el, start, end, rng)
         if plan_key(p, el, other, must) < plan_key(p, el, best, must):
             best = other
-    best = _repair(p, el, best, options, min(end, t0 + REPAIR_SHARE * options.time_limit), must)
-    result = improve(p, el, best, replace(options), deadline, must)
-    return replace(result, unattempted=best.unattempted)
-
-
-def _repair(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
-            until: float, must: frozenset[int]) -> Plan:
-    """Ejection-pool repair of the visits construction left out (a step budget instead of the
-    clock with one worker, for reproducible rotas)."""
-    from optimiser.repair import STEPS_PER_SECOND, repair
-
-    if all(v.index in plan.start or not el.vehicles_of[v.index] for v in p.visits):
-        return plan
-    steps = int(STEPS_PER_SECOND * REPAIR_SHARE * options.time_limit) \
-        if options.workers == 1 else 10**9
-    fixed = frozenset(v for v in must if v in plan.start)
-    new = repair(p, el, plan, until, random.Random(options.seed), keep=fixed, max_steps=steps)
-    log.info("repair: %d -> %d visits covered", len(plan.start), len(new.start))
-    return new
+    unattempted = best.unattempted  # construction's, before repair copies the plan
+    share = REPAIR_SHARE * options.time_limit
+    repaired = cover_more(p, el, best, min(end, t0 + share), share, random.Random(options.seed),
+                          must, reproducible=options.workers == 1)
+    if repaired is not best:
+        log.info("repair: %d -> %d visits covered", len(best.start), len(repaired.start))
+    result = improve(p, el, repaired, replace(options), deadline, must)
+    return replace(result, unattempted=unattempted)
 
 
 def _construct_once(p: CompiledProblem, el: Eligibility, start: Plan | None, end: float,
