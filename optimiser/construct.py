@@ -63,13 +63,42 @@ class Builder:
         self.work_day: dict[tuple[int, int], int] = defaultdict(int)
         self.work_total: dict[int, int] = defaultdict(int)
         self.client_carers: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        for k, route in enumerate(self.plan.routes):
-            c = self.el.vehicles[k].carer
-            for day, minutes in self.vehicle_work(k, route).items():
-                self.work_day[(c, day)] += minutes
-                self.work_total[c] += minutes
-            for v in route:
-                self.client_carers[self.p.visits[v].client][c] += 1
+        for k in range(len(self.plan.routes)):
+            self._book(k, 1)
+
+    def _book(self, k: int, sign: int) -> None:
+        """Add (sign 1) or take off (sign -1) vehicle k's work minutes and client counts."""
+        c = self.el.vehicles[k].carer
+        for day, minutes in self.vehicle_work(k, self.plan.routes[k]).items():
+            self.work_day[(c, day)] += sign * minutes
+            self.work_total[c] += sign * minutes
+        for v in self.plan.routes[k]:
+            seen = self.client_carers[self.p.visits[v].client]
+            seen[c] += sign
+            if not seen[c]:
+                del seen[c]
+
+    def restore(self, before: Plan, vehicles: Iterable[int]) -> None:
+        """Undo every change since `before` was copied, when only `vehicles` changed: their
+        routes and all starts come back, and only their books are recounted."""
+        vehicles = set(vehicles)
+        for k in vehicles:
+            self._book(k, -1)
+        self.plan.start = dict(before.start)
+        for k in vehicles:
+            self.plan.routes[k] = list(before.routes[k])
+            self._book(k, 1)
+
+    def vehicles_of_group(self, group: Iterable[int]) -> set[int]:
+        """The vehicles doing any visit of `group` now."""
+        return {k for v in group for k in self.el.vehicles_of[v] if v in self.plan.routes[k]}
+
+    def take_out(self, group: Iterable[int]) -> None:
+        """Take a placed group off every carer doing it, books kept exact."""
+        for v in group:
+            ks = [k for k in self.el.vehicles_of[v] if v in self.plan.routes[k]]
+            for i, k in enumerate(ks):
+                self._take_out(k, v, last=i == len(ks) - 1)
 
     def t(self, k: int, a: int | None, b: int | None) -> int:
         if a is None or b is None:
@@ -446,6 +475,24 @@ class Builder:
     def _gap_back(self, k: int, u: int, start: int) -> Gap:
         pos = sum(1 for w in self.plan.routes[k] if self.plan.start[w] < start)
         return Gap(k, pos, start, start, 0)
+
+    def legs_ok_without(self, visits: Iterable[int]) -> bool:
+        """Walkers' max leg still holds where taking `visits` out leaves their neighbours
+        adjacent (the one rule a removal can break)."""
+        p = self.p
+        for v in visits:
+            for k in self.el.vehicles_of[v]:
+                route = self.plan.routes[k]
+                carer = p.carers[self.el.vehicles[k].carer]
+                if carer.max_leg is None or v not in route:
+                    continue
+                shift = self.el.vehicles[k].shift
+                i = route.index(v)
+                a = p.visits[route[i - 1]].point if i > 0 else shift.start_point
+                c = p.visits[route[i + 1]].point if i + 1 < len(route) else shift.end_point
+                if self.t(k, a, c) > carer.max_leg:
+                    return False
+        return True
 
     def remove(self, visits: Iterable[int]) -> None:
         """Take visits out of the plan (their whole group must be removed by the caller)."""

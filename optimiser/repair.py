@@ -92,32 +92,10 @@ class _Repair:
     def _placement(self, g: tuple[int, ...]) -> dict[int, tuple[list[int], int]]:
         return {v: (self._carers(v), self.b.plan.start[v]) for v in g}
 
-    def _take(self, g: tuple[int, ...]) -> None:
-        for v in g:
-            ks = self._carers(v)
-            for i, k in enumerate(ks):
-                self.b._take_out(k, v, last=i == len(ks) - 1)
-
     def _put_back(self, g: tuple[int, ...], where: dict[int, tuple[list[int], int]]) -> None:
         for v in g:
             ks, start = where[v]
             self.b._commit([(self.b._gap_back(k, v, start), v) for k in ks], start)
-
-    def _legs_ok(self, g: tuple[int, ...]) -> bool:
-        """Walkers' max leg still holds where the evicted stops leave their neighbours adjacent."""
-        p, b = self.p, self.b
-        for v in g:
-            for k in self._carers(v):
-                carer = p.carers[self.el.vehicles[k].carer]
-                if carer.max_leg is None:
-                    continue
-                route, shift = b.plan.routes[k], self.el.vehicles[k].shift
-                i = route.index(v)
-                a = p.visits[route[i - 1]].point if i > 0 else shift.start_point
-                c = p.visits[route[i + 1]].point if i + 1 < len(route) else shift.end_point
-                if b.t(k, a, c) > carer.max_leg:
-                    return False
-        return True
 
     def _evictable(self, h: tuple[int, ...]) -> bool:
         return not self.tabu(h) and not any(x in self.keep for x in h)
@@ -197,12 +175,12 @@ class _Repair:
             return []
         self.counter[g] += 1
         for _cost, evict in self._candidates(g):
-            if not all(self._legs_ok(h) for h in evict):
+            if not all(self.b.legs_ok_without(h) for h in evict):
                 continue
             where = {h: self._placement(h) for h in evict}
             touched = {k for h in evict for ks, _start in where[h].values() for k in ks}
             for h in evict:
-                self._take(h)
+                self.b.take_out(h)
             if self.b.insert_group(g, only=touched):
                 return list(evict)
             for h in evict:
