@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from optimiser.construct import construct, without_half_pairs
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Problem, Solution
-from optimiser.local import MOVES_PER_SECOND, relocate
+from optimiser.local import MOVES_PER_SECOND, STEPS_PER_SECOND, relocate, ruin_recreate
 from optimiser.plan import Plan, to_solution
 from optimiser.prune import Eligibility, build_eligibility
-from optimiser.repair import cover_more
+from optimiser.repair import cover_more, has_uncovered
 from optimiser.search import improve
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ REPAIR_SHARE = 0.3
 #: At most this share of the limit for relocation passes before the CP-SAT search (they
 #: usually reach a local optimum first: 6 s on a 260-visit HHCRSP day).
 LOCAL_SHARE = 0.2
+#: Share of the limit for ruin and recreate after relocation, before CP-SAT neighbourhoods.
+RUIN_SHARE = 0.5
+RUIN_SHARE_UNCOVERED = 0.2
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,20 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         repaired = relocate(p, el, repaired, min(end, time.monotonic() + share),
                             random.Random(options.seed), keep,
                             int(MOVES_PER_SECOND * share) if options.workers == 1 else 10**9)
-    result = improve(p, el, repaired, replace(options), deadline, must)
+    # Ruin and recreate never covers a visit more, so it yields to the neighbourhoods (which
+    # do) while visits are still out.
+    ruin = RUIN_SHARE if not has_uncovered(p, el, repaired) else RUIN_SHARE_UNCOVERED
+    if ruin:
+        share = ruin * options.time_limit
+        keep = frozenset(v for v in must if v in repaired.start)
+        repaired = ruin_recreate(p, el, repaired, min(end, time.monotonic() + share),
+                                 random.Random(options.seed), keep,
+                                 int(STEPS_PER_SECOND * share) if options.workers == 1 else 10**9)
+    # One worker: the neighbourhoods' deterministic budget covers only what the local
+    # phases left of the limit, so the clock never cuts it and the same seed repeats.
+    left = 1 - LOCAL_SHARE - ruin if options.workers == 1 else 1
+    result = improve(p, el, repaired, replace(options, time_limit=left * options.time_limit),
+                     deadline, must)
     return replace(result, unattempted=unattempted)
 
 

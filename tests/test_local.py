@@ -10,7 +10,7 @@ import pytest
 from optimiser.construct import Builder, construct, groups
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.generate import GeneratorOptions, generate
-from optimiser.local import _delta, relocate
+from optimiser.local import _delta, relocate, ruin_recreate
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.validate import validate
@@ -78,3 +78,24 @@ def test_incremental_delta_equals_the_full_score_difference(week) -> None:
             b.restore(before, touched)
             assert score(p, el, b.plan).total == s0
     assert checked > 20
+
+
+def test_ruin_and_recreate_improves_on_the_relocation_optimum(week) -> None:
+    """Taking out several related groups at once finds what single moves cannot."""
+    p, el, plan = week
+    local = relocate(p, el, plan, time.monotonic() + 60, random.Random(0))
+    new = ruin_recreate(p, el, local, time.monotonic() + 60, random.Random(0), max_iterations=400)
+    assert score(p, el, new).total < score(p, el, local).total
+    assert set(new.start) == set(plan.start)
+    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+
+def test_ruin_and_recreate_keeps_kept_visits_and_repeats(week) -> None:
+    p, el, plan = week
+    keep = frozenset(sorted(plan.start)[1::2])
+    a = ruin_recreate(p, el, plan, time.monotonic() + 60, random.Random(4), keep, max_iterations=150)
+    b = ruin_recreate(p, el, plan, time.monotonic() + 60, random.Random(4), keep, max_iterations=150)
+    assert a.start == b.start and a.routes == b.routes
+    carers, new_carers = plan.carers_of(), a.carers_of()
+    assert all(sorted(new_carers[v]) == sorted(carers[v]) for v in keep)
+    assert validate(p, to_solution(p, el, a, "feasible", 0.0, {})) == []
