@@ -442,7 +442,8 @@ class Builder:
             route = self.plan.routes[k]
             for pos, u in enumerate(route):
                 su = self.plan.start[u]
-                if su + p.visits[u].duration < lo - 90 or su > hi + 90 or not self.movable(u):
+                if su + p.visits[u].duration < lo - 90 or su > hi + 90 or not self.movable(u) \
+                        or not self.can_take_out((u,)):
                     continue
                 trials += 1
                 if trials > tries:
@@ -476,21 +477,26 @@ class Builder:
         pos = sum(1 for w in self.plan.routes[k] if self.plan.start[w] < start)
         return Gap(k, pos, start, start, 0)
 
-    def legs_ok_without(self, visits: Iterable[int]) -> bool:
-        """Walkers' max leg still holds where taking `visits` out leaves their neighbours
-        adjacent (the one rule a removal can break)."""
+    def can_take_out(self, visits: Iterable[int]) -> bool:
+        """Taking `visits` out keeps the two rules a removal can break: walkers' max leg
+        where their neighbours become adjacent, and the break when the stop was at the
+        start or end of a long stretch whose only long-enough gap it bounded."""
         p = self.p
         for v in visits:
             for k in self.el.vehicles_of[v]:
                 route = self.plan.routes[k]
-                carer = p.carers[self.el.vehicles[k].carer]
-                if carer.max_leg is None or v not in route:
+                if v not in route:
                     continue
-                shift = self.el.vehicles[k].shift
+                carer = p.carers[self.el.vehicles[k].carer]
                 i = route.index(v)
-                a = p.visits[route[i - 1]].point if i > 0 else shift.start_point
-                c = p.visits[route[i + 1]].point if i + 1 < len(route) else shift.end_point
-                if self.t(k, a, c) > carer.max_leg:
+                if carer.max_leg is not None:
+                    shift = self.el.vehicles[k].shift
+                    a = p.visits[route[i - 1]].point if i > 0 else shift.start_point
+                    c = p.visits[route[i + 1]].point if i + 1 < len(route) else shift.end_point
+                    if self.t(k, a, c) > carer.max_leg:
+                        return False
+                rest = route[:i] + route[i + 1:]
+                if carer.break_after is not None and rest and not self.break_ok(k, rest, {}):
                     return False
         return True
 

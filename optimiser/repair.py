@@ -175,15 +175,17 @@ class _Repair:
             return []
         self.counter[g] += 1
         for _cost, evict in self._candidates(g):
-            if not all(self.b.legs_ok_without(h) for h in evict):
-                continue
             where = {h: self._placement(h) for h in evict}
             touched = {k for h in evict for ks, _start in where[h].values() for k in ks}
-            for h in evict:
+            taken = []
+            for h in evict:  # one by one: two stops out of one route leave new neighbours
+                if not self.b.can_take_out(h):
+                    break
                 self.b.take_out(h)
-            if self.b.insert_group(g, only=touched):
+                taken.append(h)
+            if len(taken) == len(evict) and self.b.insert_group(g, only=touched):
                 return list(evict)
-            for h in evict:
+            for h in taken:
                 self._put_back(h, where[h])
         return None
 

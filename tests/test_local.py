@@ -99,3 +99,23 @@ def test_ruin_and_recreate_keeps_kept_visits_and_repeats(week) -> None:
     carers, new_carers = plan.carers_of(), a.carers_of()
     assert all(sorted(new_carers[v]) == sorted(carers[v]) for v in keep)
     assert validate(p, to_solution(p, el, a, "feasible", 0.0, {})) == []
+
+
+def test_can_take_out_agrees_with_the_validator() -> None:
+    """Removal breaks two rules only: walkers' max leg, and the break when the stop ended a
+    long stretch next to its only long gap (a bug relocation once hit on planted days)."""
+    from benchmarks.planted import planted
+
+    problem, _hidden = planted(20, 1, 1)  # 123 stops, two of them hold a long stretch's break
+    p = compile_problem(problem)
+    el = build_eligibility(p)
+    plan = construct(p, el)
+    builder = Builder(p, el, plan)
+    verdicts = []
+    for v in sorted(plan.start):
+        trial = Builder(p, el, plan)
+        trial.take_out((v,))
+        broken = {x.rule for x in validate(p, to_solution(p, el, trial.plan, "feasible", 0.0, {}))}
+        assert builder.can_take_out((v,)) == (not broken & {"break", "max_leg"}), v
+        verdicts.append(builder.can_take_out((v,)))
+    assert not all(verdicts)  # some removals are refused on this tight day
