@@ -89,14 +89,18 @@ class Builder:
             self.plan.routes[k] = list(before.routes[k])
             self._book(k, 1)
 
+    def vehicles_doing(self, v: int) -> list[int]:
+        """The vehicles doing visit v now (two for a double-up)."""
+        return [k for k in self.el.vehicles_of[v] if v in self.plan.routes[k]]
+
     def vehicles_of_group(self, group: Iterable[int]) -> set[int]:
         """The vehicles doing any visit of `group` now."""
-        return {k for v in group for k in self.el.vehicles_of[v] if v in self.plan.routes[k]}
+        return {k for v in group for k in self.vehicles_doing(v)}
 
     def take_out(self, group: Iterable[int]) -> None:
         """Take a placed group off every carer doing it, books kept exact."""
         for v in group:
-            ks = [k for k in self.el.vehicles_of[v] if v in self.plan.routes[k]]
+            ks = self.vehicles_doing(v)
             for i, k in enumerate(ks):
                 self._take_out(k, v, last=i == len(ks) - 1)
 
@@ -483,10 +487,8 @@ class Builder:
         start or end of a long stretch whose only long-enough gap it bounded."""
         p = self.p
         for v in visits:
-            for k in self.el.vehicles_of[v]:
+            for k in self.vehicles_doing(v):
                 route = self.plan.routes[k]
-                if v not in route:
-                    continue
                 carer = p.carers[self.el.vehicles[k].carer]
                 i = route.index(v)
                 if carer.max_leg is not None:

@@ -14,6 +14,7 @@ incremental delta), so every rota on the way keeps every rule and never uncovers
 
 from __future__ import annotations
 
+import heapq
 import random
 import time
 
@@ -42,37 +43,52 @@ def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
     deadline passes or `max_moves` moves were tried; `keep` visits are never taken
     out (they stay with their carers; a neighbour's insertion may re-time them)."""
     b = Builder(p, el, plan)
+    movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
     tried = 0
     while True:
-        todo = [tuple(g) for g in groups(p)
-                if all(v in b.plan.start for v in g) and not any(v in keep for v in g)]
+        todo = [g for g in movable if all(v in b.plan.start for v in g)]
         rng.shuffle(todo)
         better = 0
         for g in todo:
             if tried >= max_moves or time.monotonic() > deadline:
                 return _done(b)
             tried += 1
-            better += _relocate_one(p, el, b, g)
+            better += _move_groups(p, el, b, [g], rng)
         if not better:
             return _done(b)
 
 
-def _relocate_one(p: CompiledProblem, el: Eligibility, b: Builder, g: tuple[int, ...]) -> bool:
-    """Take group g off its carers and insert it at its cheapest place; keep the result if
-    the objective drops, else undo. True when kept."""
-    if not b.can_take_out(g):
-        return False
+def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[tuple[int, ...]],
+              rng: random.Random) -> bool:
+    """Take the chosen groups off their carers (those a removal may leave: `can_take_out`)
+    and insert them again in random order, double-ups first, each at its cheapest place;
+    keep the result if the objective drops, else undo. True when kept; never uncovers a
+    visit."""
     before = b.plan.copy()
-    touched = b.vehicles_of_group(g)
-    pairs_before = {cl: set(b.client_carers[cl]) for cl in {p.visits[v].client for v in g}}
-    b.take_out(g)
-    if b.insert_group(list(g)):
-        if all(b.plan.start[v] == before.start[v] for v in g) and all(
-                b.plan.routes[k] == before.routes[k] for k in touched):
-            return False  # back where it was: the same rota
+    touched: set[int] = set()
+    pairs_before: dict[int, set[int]] = {}
+    out = []
+    for g in chosen:  # one by one: two stops out of one route leave new neighbours
+        if not b.can_take_out(g):
+            continue
         touched |= b.vehicles_of_group(g)
+        for v in g:
+            cl = p.visits[v].client
+            pairs_before.setdefault(cl, set(b.client_carers[cl]))
+        b.take_out(g)
+        out.append(g)
+    if not out:
+        return False
+    rng.shuffle(out)
+    out.sort(key=lambda g: -sum(p.visits[v].required for v in g))  # double-ups first
+    if all(b.insert_group(list(g)) for g in out):  # stops at the first that fits nowhere
+        if all(b.plan.routes[k] == before.routes[k] and all(
+                b.plan.start[v] == before.start[v] for v in before.routes[k]) for k in touched):
+            return False  # all back where they were, neighbours unmoved: the same rota
+        touched |= {k for g in out for k in b.vehicles_of_group(g)}
         if _delta(p, el, b, before, touched, pairs_before) < 0:
             return True
+    touched |= {k for g in out for k in b.vehicles_of_group(g)}  # where insertions went
     b.restore(before, touched)
     return False
 
@@ -133,44 +149,21 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     of HHCRSP F1 and G1, 20 s of this took 57,253 -> 45,263 and 101,428 -> 58,517, where
     20 s of CP-SAT neighbourhoods took F1 only to about 50,000 (each costs 100 times more)."""
     b = Builder(p, el, plan)
-    all_groups = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
+    movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
     drive = p.travel.for_mode("drive")
     stall = 0
     for _ in range(max_iterations):
         if time.monotonic() > deadline or stall > RUIN_STALL:
             break
         stall += 1
-        placed = [g for g in all_groups if all(v in b.plan.start for v in g)]
+        placed = [g for g in movable if all(v in b.plan.start for v in g)]
         if len(placed) < 2:
             break
         seed = rng.choice(placed)
         pt, t0 = p.visits[seed[0]].point, b.plan.start[seed[0]]
         size = rng.randint(RUIN_MIN, RUIN_MAX)
-        near = sorted(placed, key=lambda g: int(drive[pt, p.visits[g[0]].point])
-                      + abs(b.plan.start[g[0]] - t0) // RELATED_MINUTES + rng.random())[:size]
-        before = b.plan.copy()
-        touched: set[int] = set()
-        pairs_before: dict[int, set[int]] = {}
-        out = []
-        for g in near:
-            if not b.can_take_out(g):
-                continue
-            touched |= b.vehicles_of_group(g)
-            for v in g:
-                cl = p.visits[v].client
-                pairs_before.setdefault(cl, set(b.client_carers[cl]))
-            b.take_out(g)
-            out.append(g)
-        rng.shuffle(out)
-        out.sort(key=lambda g: -sum(p.visits[v].required for v in g))  # double-ups first
-        ok = True
-        for g in out:
-            if not b.insert_group(list(g)):
-                ok = False
-                break
-            touched |= b.vehicles_of_group(g)
-        if ok and _delta(p, el, b, before, touched, pairs_before) < 0:
+        near = heapq.nsmallest(size, placed, key=lambda g: int(drive[pt, p.visits[g[0]].point])
+                               + abs(b.plan.start[g[0]] - t0) // RELATED_MINUTES + rng.random())
+        if _move_groups(p, el, b, near, rng):
             stall = 0
-            continue
-        b.restore(before, touched)  # touched holds every vehicle an insertion changed
     return _done(b)

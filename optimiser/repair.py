@@ -86,11 +86,8 @@ class _Repair:
     def coverable(self, g: tuple[int, ...]) -> bool:
         return all(self.el.vehicles_of[v] for v in g)
 
-    def _carers(self, v: int) -> list[int]:
-        return [k for k in self.el.vehicles_of[v] if v in self.b.plan.routes[k]]
-
     def _placement(self, g: tuple[int, ...]) -> dict[int, tuple[list[int], int]]:
-        return {v: (self._carers(v), self.b.plan.start[v]) for v in g}
+        return {v: (self.b.vehicles_doing(v), self.b.plan.start[v]) for v in g}
 
     def _put_back(self, g: tuple[int, ...], where: dict[int, tuple[list[int], int]]) -> None:
         for v in g:

@@ -124,21 +124,17 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
                           must, reproducible=options.workers == 1)
     if repaired is not best:
         log.info("repair: %d -> %d visits covered", len(best.start), len(repaired.start))
-    if LOCAL_SHARE:
-        share = LOCAL_SHARE * options.time_limit
-        keep = frozenset(v for v in must if v in repaired.start)
-        repaired = relocate(p, el, repaired, min(end, time.monotonic() + share),
-                            random.Random(options.seed), keep,
-                            int(MOVES_PER_SECOND * share) if options.workers == 1 else 10**9)
     # Ruin and recreate never covers a visit more, so it yields to the neighbourhoods (which
-    # do) while visits are still out.
+    # do) while visits are still out. Neither phase takes a covered `must` visit out.
     ruin = RUIN_SHARE if not has_uncovered(p, el, repaired) else RUIN_SHARE_UNCOVERED
-    if ruin:
-        share = ruin * options.time_limit
-        keep = frozenset(v for v in must if v in repaired.start)
-        repaired = ruin_recreate(p, el, repaired, min(end, time.monotonic() + share),
-                                 random.Random(options.seed), keep,
-                                 int(STEPS_PER_SECOND * share) if options.workers == 1 else 10**9)
+    keep = frozenset(v for v in must if v in repaired.start)
+    for phase, fraction, rate in ((relocate, LOCAL_SHARE, MOVES_PER_SECOND),
+                                  (ruin_recreate, ruin, STEPS_PER_SECOND)):
+        share = fraction * options.time_limit
+        # One worker: a step budget, not the clock, ends the phase, so runs repeat.
+        steps = int(rate * share) if options.workers == 1 else 10**9
+        repaired = phase(p, el, repaired, min(end, time.monotonic() + share),
+                         random.Random(options.seed), keep, steps)
     # One worker: the neighbourhoods' deterministic budget covers only what the local
     # phases left of the limit, so the clock never cuts it and the same seed repeats.
     left = 1 - LOCAL_SHARE - ruin if options.workers == 1 else 1
