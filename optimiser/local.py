@@ -20,7 +20,7 @@ import time
 
 from optimiser.construct import Builder, groups
 from optimiser.domain.compiled import CompiledProblem
-from optimiser.plan import Plan, mismatch, route_travel
+from optimiser.plan import Plan, mismatch, route_travel, score
 from optimiser.prune import Eligibility
 
 #: Moves per second of local-search time when runs must be reproducible (one worker):
@@ -32,6 +32,11 @@ RUIN_MIN, RUIN_MAX, RELATED_MINUTES = 3, 12, 4
 #: Ruin-and-recreate steps per second of its time when runs must be reproducible (one
 #: worker): below the rates measured here (75-150 a second on HHCRSP F1/G1 and planted days).
 STEPS_PER_SECOND = 40
+#: Minutes either side of an uncovered visit's window whose stops `cover_ruin` may take out.
+COVER_REACH = 120
+#: A cover step may keep a rota worse by up to this many travel minutes' worth (a random
+#: share of it each step), to wander across rotas of equal cover.
+COVER_SLACK_MINUTES = 6
 #: Steps without a better rota before ruin and recreate hands over to the CP-SAT search.
 RUIN_STALL = 400
 
@@ -59,11 +64,15 @@ def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
 
 
 def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[tuple[int, ...]],
-              rng: random.Random) -> bool:
+                 rng: random.Random, first: tuple[tuple[int, ...], ...] = (),
+                 threshold: int = 0) -> bool:
     """Take the chosen groups off their carers (those a removal may leave: `can_take_out`)
     and insert them again in random order, double-ups first, each at its cheapest place;
-    keep the result if the objective drops, else undo. True when kept; never uncovers a
-    visit."""
+    keep the result if the objective drops, else undo. True when kept.
+
+    `first`: uncovered groups to insert before the others. Then a group that no longer
+    fits may stay out, and the objective (with its uncovered-visit terms) decides; without
+    `first`, a move never uncovers a visit."""
     before = b.plan.copy()
     touched: set[int] = set()
     pairs_before: dict[int, set[int]] = {}
@@ -77,18 +86,34 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
             pairs_before.setdefault(cl, set(b.client_carers[cl]))
         b.take_out(g)
         out.append(g)
-    if not out:
+    if not out and not first:
         return False
+    b.settle(touched)  # their late neighbours may start earlier now
     rng.shuffle(out)
     out.sort(key=lambda g: -sum(p.visits[v].required for v in g))  # double-ups first
-    if all(b.insert_group(list(g)) for g in out):  # stops at the first that fits nowhere
-        if all(b.plan.routes[k] == before.routes[k] and all(
+    for g in first:
+        for v in g:
+            cl = p.visits[v].client
+            pairs_before.setdefault(cl, set(b.client_carers[cl]))
+    if first:
+        placed = all(b.insert_group(list(g)) for g in first) and (
+            [b.insert_group(list(g)) for g in out] or True)
+    else:  # stops at the first that fits nowhere
+        placed = all(b.insert_group(list(g)) for g in out)
+    if placed:
+        moved = [g for g in (*first, *out) if g[0] in b.plan.start]
+        b.settle(touched | {k for g in moved for k in b.vehicles_of_group(g)})
+        if not first and all(b.plan.routes[k] == before.routes[k] and all(
                 b.plan.start[v] == before.start[v] for v in before.routes[k]) for k in touched):
             return False  # all back where they were, neighbours unmoved: the same rota
-        touched |= {k for g in out for k in b.vehicles_of_group(g)}
-        if _delta(p, el, b, before, touched, pairs_before) < 0:
+        touched |= {k for g in moved for k in b.vehicles_of_group(g)}
+        lost = sum(p.visits[v].weight * p.visits[v].required for g in out for v in g
+                   if v not in b.plan.start) - sum(
+            p.visits[v].weight * p.visits[v].required for g in first for v in g)
+        if _delta(p, el, b, before, touched, pairs_before) \
+                + p.problem.weights.unassigned * lost < threshold:
             return True
-    touched |= {k for g in out for k in b.vehicles_of_group(g)}  # where insertions went
+    touched |= {k for g in (*first, *out) for k in b.vehicles_of_group(g)}  # insertions
     b.restore(before, touched)
     return False
 
@@ -167,3 +192,50 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
         if _move_groups(p, el, b, near, rng):
             stall = 0
     return _done(b)
+
+
+def cover_ruin(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
+               rng: random.Random, keep: frozenset[int] = frozenset(),
+               max_iterations: int = 10**9) -> Plan:
+    """Cover more visits: take out a few groups that eligible carers of an uncovered group
+    do around its window, insert the uncovered group first, then the others where they
+    fit; keep the result when the objective (uncovered terms first) drops, else undo.
+
+    Why beside the ejection-pool repair: that walk evicts what blocks one carer's slot and
+    queues it; this one clears a random stretch of several carers at once and re-places
+    everything in one move, the chains of moves the last uncovered visits need."""
+    b = Builder(p, el, plan)
+    group_of = {v: tuple(g) for g in groups(p) for v in g}
+    todo = [tuple(g) for g in groups(p) if all(el.vehicles_of[v] and not el.reasons[v]
+                                                for v in g)]
+    drive = p.travel.for_mode("drive")
+    slack = COVER_SLACK_MINUTES * max(1, p.problem.weights.travel_minute)
+    best, best_key = b.plan.copy(), (score(p, el, b.plan).unassigned, score(p, el, b.plan).total)
+    for _ in range(max_iterations):
+        if time.monotonic() > deadline:
+            break
+        missing = [g for g in todo if g[0] not in b.plan.start]
+        if not missing:
+            break
+        u = rng.choice(missing)
+        vis = p.visits[u[0]]
+        lo, hi = vis.earliest - COVER_REACH, vis.latest + vis.duration + COVER_REACH
+        near = {group_of[w] for v in u for k in el.vehicles_of[v] for w in b.plan.routes[k]
+                if lo <= b.plan.start[w] <= hi and w not in keep}
+        near = {g for g in near if not any(v in keep for v in g)}
+        if not near:
+            continue
+        mid = (vis.earliest + vis.latest) // 2
+        size = rng.randint(2, 2 * RUIN_MAX)
+        chosen = heapq.nsmallest(size, sorted(near), key=lambda g: int(
+            drive[vis.point, p.visits[g[0]].point]) + abs(b.plan.start[g[0]] - mid)
+            // RELATED_MINUTES + rng.random())
+        # A slightly worse rota may be kept (threshold acceptance), so the walk can cross
+        # plateaus of equal cover; the best rota seen is what is returned.
+        if _move_groups(p, el, b, chosen, rng, first=(u,),
+                        threshold=int(rng.random() * slack)):
+            now = score(p, el, b.plan)
+            if (now.unassigned, now.total) < best_key:
+                best, best_key = b.plan.copy(), (now.unassigned, now.total)
+    best.sort_routes()
+    return best

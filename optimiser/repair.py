@@ -53,14 +53,22 @@ def has_uncovered(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
 
 
 def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, seconds: float,
-               rng: random.Random, must: frozenset[int], reproducible: bool) -> Plan:
+               rng: random.Random, must: frozenset[int], reproducible: bool,
+               ruin: bool = False) -> Plan:
     """`repair` as the solver calls it: only while visits are out, keeping the `must` visits
     already covered, and with `reproducible` (one worker) on a step budget worth `seconds`
-    instead of the clock."""
+    instead of the clock. `ruin`: cover by ruin and recreate (`optimiser.local.cover_ruin`)
+    instead of the ejection pool."""
     if not has_uncovered(p, el, plan):
         return plan
-    steps = int(STEPS_PER_SECOND * seconds) if reproducible else 10**9
     keep = frozenset(v for v in must if v in plan.start)
+    if ruin:
+        from optimiser.local import STEPS_PER_SECOND as RUIN_STEPS
+        from optimiser.local import cover_ruin
+
+        steps = int(RUIN_STEPS * seconds) if reproducible else 10**9
+        return cover_ruin(p, el, plan, deadline, rng, keep, steps)
+    steps = int(STEPS_PER_SECOND * seconds) if reproducible else 10**9
     return repair(p, el, plan, deadline, rng, keep=keep, max_steps=steps)
 
 

@@ -124,7 +124,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     best = plan
     best_score = plan_key(p, el, best, must)
     rep = _representative_points(p, el, best)
-    iterations = improved = stall = 0
+    iterations = improved = stall = bursts = 0
     # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
     # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
     budget = DETERMINISTIC_SHARE * options.time_limit
@@ -143,8 +143,11 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             # across many carers at once, then the LNS polishes what it changed.
             stall = 0
             burst = min(REPAIR_BURST, 0.5 * remaining)
+            # Ejection pool and ruin and recreate take turns: each places visits the other
+            # misses (measured on planted days after a repair had stalled).
+            bursts += 1
             fuller = cover_more(p, el, best, time.monotonic() + burst, burst, rng, must,
-                                reproducible=work is not None)
+                                reproducible=work is not None, ruin=bursts % 2 == 0)
             fuller_score = plan_key(p, el, fuller, must)
             if fuller_score < best_score:
                 best, best_score = fuller, fuller_score

@@ -16,7 +16,7 @@ from optimiser.construct import construct, without_half_pairs
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Problem, Solution
 from optimiser.local import MOVES_PER_SECOND, STEPS_PER_SECOND, relocate, ruin_recreate
-from optimiser.plan import Plan, to_solution
+from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.repair import cover_more, has_uncovered
 from optimiser.search import improve
@@ -135,6 +135,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         steps = int(rate * share) if options.workers == 1 else 10**9
         repaired = phase(p, el, repaired, min(end, time.monotonic() + share),
                          random.Random(options.seed), keep, steps)
+        log.debug("%s: objective %d", phase.__name__, score(p, el, repaired).total)
     # One worker: the neighbourhoods' deterministic budget covers only what the local
     # phases left of the limit, so the clock never cuts it and the same seed repeats.
     left = 1 - LOCAL_SHARE - ruin if options.workers == 1 else 1
