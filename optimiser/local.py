@@ -43,24 +43,27 @@ RUIN_STALL = 400
 
 def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
              rng: random.Random, keep: frozenset[int] = frozenset(),
-             max_moves: int = 10**9) -> Plan:
+             max_moves: int = 10**9, used: list[int] | None = None) -> Plan:
     """Passes of best-place relocation in random order until one pass finds nothing, the
     deadline passes or `max_moves` moves were tried; `keep` visits are never taken
-    out (they stay with their carers; a neighbour's insertion may re-time them)."""
+    out (they stay with their carers; a neighbour's insertion may re-time them).
+    `used` gets the number of moves tried appended."""
     b = Builder(p, el, plan)
     movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
-    tried = 0
-    while True:
+    tried = better = 1
+    while better:
         todo = [g for g in movable if all(v in b.plan.start for v in g)]
         rng.shuffle(todo)
         better = 0
         for g in todo:
-            if tried >= max_moves or time.monotonic() > deadline:
-                return _done(b)
+            if tried > max_moves or time.monotonic() > deadline:
+                better = 0
+                break
             tried += 1
             better += _move_groups(p, el, b, [g], rng)
-        if not better:
-            return _done(b)
+    if used is not None:
+        used.append(tried - 1)
+    return _done(b)
 
 
 def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[tuple[int, ...]],
@@ -164,10 +167,12 @@ def _done(b: Builder) -> Plan:
 
 def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
                   rng: random.Random, keep: frozenset[int] = frozenset(),
-                  max_iterations: int = 10**9) -> Plan:
+                  max_iterations: int = 10**9, used: list[int] | None = None) -> Plan:
     """Take out a few groups close in space and time to a random one (related removal) and
     insert them again one by one, double-ups first, each at its cheapest place; keep the
-    result when the objective drops, else undo. Never uncovers a visit.
+    result when the objective drops, else undo. While visits are out, every other step is
+    a `cover_ruin` step instead (kept only when the objective drops too). `used` gets the
+    number of steps taken appended.
 
     Why beside relocation: one group at a time cannot empty a stretch of a route so that a
     neighbour's stops move in; a handful at once can. Measured from the relocation optimum
@@ -175,12 +180,18 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     20 s of CP-SAT neighbourhoods took F1 only to about 50,000 (each costs 100 times more)."""
     b = Builder(p, el, plan)
     movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
+    group_of, todo = _coverable(p, el)
     drive = p.travel.for_mode("drive")
-    stall = 0
-    for _ in range(max_iterations):
+    stall = steps = 0
+    for steps in range(max_iterations):  # noqa: B007 (the count is reported in `used`)
         if time.monotonic() > deadline or stall > RUIN_STALL:
             break
         stall += 1
+        missing = [g for g in todo if g[0] not in b.plan.start]
+        if missing and rng.random() < 0.5:  # while visits are out, every other step covers
+            if _cover_step(p, el, b, rng.choice(missing), group_of, keep, rng, 0):
+                stall = 0
+            continue
         placed = [g for g in movable if all(v in b.plan.start for v in g)]
         if len(placed) < 2:
             break
@@ -191,6 +202,10 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                                + abs(b.plan.start[g[0]] - t0) // RELATED_MINUTES + rng.random())
         if _move_groups(p, el, b, near, rng):
             stall = 0
+    else:
+        steps = max_iterations
+    if used is not None:
+        used.append(steps)
     return _done(b)
 
 
@@ -205,10 +220,7 @@ def cover_ruin(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
     queues it; this one clears a random stretch of several carers at once and re-places
     everything in one move, the chains of moves the last uncovered visits need."""
     b = Builder(p, el, plan)
-    group_of = {v: tuple(g) for g in groups(p) for v in g}
-    todo = [tuple(g) for g in groups(p) if all(el.vehicles_of[v] and not el.reasons[v]
-                                                for v in g)]
-    drive = p.travel.for_mode("drive")
+    group_of, todo = _coverable(p, el)
     slack = COVER_SLACK_MINUTES * max(1, p.problem.weights.travel_minute)
     best, best_key = b.plan.copy(), (score(p, el, b.plan).unassigned, score(p, el, b.plan).total)
     for _ in range(max_iterations):
@@ -217,25 +229,41 @@ def cover_ruin(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
         missing = [g for g in todo if g[0] not in b.plan.start]
         if not missing:
             break
-        u = rng.choice(missing)
-        vis = p.visits[u[0]]
-        lo, hi = vis.earliest - COVER_REACH, vis.latest + vis.duration + COVER_REACH
-        near = {group_of[w] for v in u for k in el.vehicles_of[v] for w in b.plan.routes[k]
-                if lo <= b.plan.start[w] <= hi and w not in keep}
-        near = {g for g in near if not any(v in keep for v in g)}
-        if not near:
-            continue
-        mid = (vis.earliest + vis.latest) // 2
-        size = rng.randint(2, 2 * RUIN_MAX)
-        chosen = heapq.nsmallest(size, sorted(near), key=lambda g: int(
-            drive[vis.point, p.visits[g[0]].point]) + abs(b.plan.start[g[0]] - mid)
-            // RELATED_MINUTES + rng.random())
         # A slightly worse rota may be kept (threshold acceptance), so the walk can cross
         # plateaus of equal cover; the best rota seen is what is returned.
-        if _move_groups(p, el, b, chosen, rng, first=(u,),
-                        threshold=int(rng.random() * slack)):
+        if _cover_step(p, el, b, rng.choice(missing), group_of, keep, rng,
+                       int(rng.random() * slack)):
             now = score(p, el, b.plan)
             if (now.unassigned, now.total) < best_key:
                 best, best_key = b.plan.copy(), (now.unassigned, now.total)
     best.sort_routes()
     return best
+
+
+def _coverable(p: CompiledProblem, el: Eligibility
+               ) -> tuple[dict[int, tuple[int, ...]], list[tuple[int, ...]]]:
+    """Each visit's group, and the groups some carers could cover."""
+    group_of = {v: tuple(g) for g in groups(p) for v in g}
+    todo = [g for g in dict.fromkeys(group_of.values())
+            if all(el.vehicles_of[v] and not el.reasons[v] for v in g)]
+    return group_of, todo
+
+
+def _cover_step(p: CompiledProblem, el: Eligibility, b: Builder, u: tuple[int, ...],
+                group_of: dict[int, tuple[int, ...]], keep: frozenset[int], rng: random.Random,
+                threshold: int) -> bool:
+    """Take out up to 2 x RUIN_MAX groups that u's eligible carers do around u's window
+    (nearest in space and time first), insert u, then them; kept when the objective, its
+    uncovered terms included, changes by less than `threshold`."""
+    vis = p.visits[u[0]]
+    lo, hi = vis.earliest - COVER_REACH, vis.latest + vis.duration + COVER_REACH
+    near = {group_of[w] for v in u for k in el.vehicles_of[v] for w in b.plan.routes[k]
+            if lo <= b.plan.start[w] <= hi}
+    near = {g for g in near if not any(v in keep for v in g)}
+    if not near:
+        return False
+    drive, mid = p.travel.for_mode("drive"), (vis.earliest + vis.latest) // 2
+    chosen = heapq.nsmallest(rng.randint(2, 2 * RUIN_MAX), sorted(near), key=lambda g: int(
+        drive[vis.point, p.visits[g[0]].point]) + abs(b.plan.start[g[0]] - mid)
+        // RELATED_MINUTES + rng.random())
+    return _move_groups(p, el, b, chosen, rng, first=(u,), threshold=threshold)

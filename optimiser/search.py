@@ -146,7 +146,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             # Ejection pool and ruin and recreate take turns: each places visits the other
             # misses (measured on planted days after a repair had stalled).
             bursts += 1
-            fuller = cover_more(p, el, best, time.monotonic() + burst, burst, rng, must,
+            stop = deadline if work is not None else time.monotonic() + burst  # steps decide
+            fuller = cover_more(p, el, best, stop, burst, rng, must,
                                 reproducible=work is not None, ruin=bursts % 2 == 0)
             fuller_score = plan_key(p, el, fuller, must)
             if fuller_score < best_score:

@@ -120,27 +120,34 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
             best = other
     unattempted = best.unattempted  # construction's, before repair copies the plan
     share = REPAIR_SHARE * options.time_limit
-    repaired = cover_more(p, el, best, min(end, t0 + share), share, random.Random(options.seed),
-                          must, reproducible=options.workers == 1)
+    stop = end if options.workers == 1 else min(end, t0 + share)  # one worker: steps decide
+    repaired = cover_more(p, el, best, stop, share, random.Random(options.seed), must,
+                          reproducible=options.workers == 1)
     if repaired is not best:
         log.info("repair: %d -> %d visits covered", len(best.start), len(repaired.start))
     # Ruin and recreate never covers a visit more, so it yields to the neighbourhoods (which
     # do) while visits are still out. Neither phase takes a covered `must` visit out.
     ruin = RUIN_SHARE if not has_uncovered(p, el, repaired) else RUIN_SHARE_UNCOVERED
     keep = frozenset(v for v in must if v in repaired.start)
+    left = options.time_limit
     for phase, fraction, rate in ((relocate, LOCAL_SHARE, MOVES_PER_SECOND),
                                   (ruin_recreate, ruin, STEPS_PER_SECOND)):
         share = fraction * options.time_limit
         # One worker: a step budget, not the clock, ends the phase, so runs repeat.
         steps = int(rate * share) if options.workers == 1 else 10**9
-        repaired = phase(p, el, repaired, min(end, time.monotonic() + share),
-                         random.Random(options.seed), keep, steps)
-        log.debug("%s: objective %d", phase.__name__, score(p, el, repaired).total)
-    # One worker: the neighbourhoods' deterministic budget covers only what the local
-    # phases left of the limit, so the clock never cuts it and the same seed repeats.
-    left = 1 - LOCAL_SHARE - ruin if options.workers == 1 else 1
-    result = improve(p, el, repaired, replace(options, time_limit=left * options.time_limit),
-                     deadline, must)
+        used: list[int] = []
+        # (Its clock is then only the safety stop at `end`, so a loaded machine repeats too.)
+        stop = end if options.workers == 1 else min(end, time.monotonic() + share)
+        repaired = phase(p, el, repaired, stop, random.Random(options.seed), keep, steps, used)
+        left -= used[0] / rate
+        log.debug("%s: %d steps, objective %d", phase.__name__, used[0],
+                  score(p, el, repaired).total)
+    # One worker: the neighbourhoods' deterministic budget covers what the local phases
+    # left of the limit, counted in their steps (a phase that stops early, at a local
+    # optimum, leaves its share to the neighbourhoods), so the clock never cuts it and the
+    # same seed repeats.
+    limit = left if options.workers == 1 else options.time_limit
+    result = improve(p, el, repaired, replace(options, time_limit=limit), deadline, must)
     return replace(result, unattempted=unattempted)
 
 
