@@ -52,6 +52,8 @@ class Builder:
         self.push_late = p.lateness_penalised and (w.lateness_minute > 0
                                                    or w.max_lateness_minute > 0)
         self._top: int | None = None  # the plan's max lateness, cached per insertion
+        self._capped = [p.carers[veh.carer].max_day is not None
+                        or p.carers[veh.carer].max_total is not None for veh in el.vehicles]
         self._slack: dict[tuple[int, bool], tuple[tuple[tuple[int, ...], tuple[int, ...], bool],
                                                   tuple[list[int], list[int]]]] = {}
         n = len(p.point_keys)
@@ -79,7 +81,7 @@ class Builder:
     def _book(self, k: int, sign: int) -> None:
         """Add (sign 1) or take off (sign -1) vehicle k's work minutes and client counts."""
         c = self.el.vehicles[k].carer
-        for day, minutes in self.vehicle_work(k, self.plan.routes[k]).items():
+        for day, minutes in self._work(k, self.plan.routes[k]).items():
             self.work_day[(c, day)] += sign * minutes
             self.work_total[c] += sign * minutes
         for v in self.plan.routes[k]:
@@ -153,6 +155,12 @@ class Builder:
         """Visit + travel minutes per calendar day of a route, as the validator counts them."""
         starts = self.plan.start if extra is None else {**self.plan.start, **extra}
         return vehicle_work(self.p, self.el, k, list(route), starts)
+
+    def _work(self, k: int, route: Sequence[int], extra: dict[int, int] | None = None
+              ) -> dict[int, int]:
+        """`vehicle_work` where the books need it: only carers with a daily or horizon cap
+        are counted (a third of a ruin-and-recreate step went on counting uncapped ones)."""
+        return self.vehicle_work(k, route, extra) if self._capped[k] else {}
 
     # --- candidate gaps ----------------------------------------------------
     def bounds(self, v: int) -> tuple[int, int]:
@@ -230,23 +238,31 @@ class Builder:
         es, ls = self.slack(k, late) if route else ([], [])
         prev_pt, prev_end = veh.shift.start_point, veh.shift.start
         max_leg = carer.max_leg
-        for i in range(len(route) + 1):
+        # Hot loop (most of a ruin-and-recreate step): the matrix and the visit's own row
+        # are bound once, and positions whose next stop starts too soon are skipped first.
+        mat, vp, dur = self._mat[k], vis.point, vis.duration
+        row = mat[vp]
+        n = len(route)
+        for i in range(n + 1):
             if prev_end > hi_v:
                 return
             next_pt: int | None
-            if i < len(route):
+            if i < n:
                 nxt = p.visits[route[i]]
                 next_pt, next_start = nxt.point, ls[i]
+                if next_start - dur < lo_v:  # no room before it, whatever the travel
+                    prev_pt, prev_end = next_pt, es[i] + nxt.duration
+                    continue
             else:
                 next_pt, next_start = veh.shift.end_point, veh.shift.end
-            t1 = self.t(k, prev_pt, vis.point)
-            t2 = self.t(k, vis.point, next_pt)
+            t1 = int(mat[prev_pt][vp]) if prev_pt is not None else 0
+            t2 = int(row[next_pt]) if next_pt is not None else 0
             lo = max(lo_v, prev_end + t1)
-            hi = min(hi_v, next_start - t2 - vis.duration)
+            hi = min(hi_v, next_start - t2 - dur)
             if lo <= hi and (max_leg is None or (t1 <= max_leg and t2 <= max_leg)):
                 t0 = self.t(k, prev_pt, next_pt) if route else 0
                 yield Gap(k, i, lo, hi, t1 + t2 - t0)
-            if i < len(route):
+            if i < n:
                 prev_pt, prev_end = next_pt, es[i] + nxt.duration
 
     def retimed(self, k: int, position: int, v: int, start: int) -> dict[int, int]:
@@ -347,10 +363,10 @@ class Builder:
                 new_by_client[client].add(c)
             carer = p.carers[c]
             route = list(self.plan.routes[gap.vehicle])
-            old = self.vehicle_work(gap.vehicle, route)
+            old = self._work(gap.vehicle, route)
             route.insert(gap.position, v)
             moved = self.retimed(gap.vehicle, gap.position, v, start)
-            new = self.vehicle_work(gap.vehicle, route, moved)
+            new = self._work(gap.vehicle, route, moved)
             if carer.max_day is not None:
                 for day, minutes in new.items():
                     if self.work_day[(c, day)] - old.get(day, 0) + minutes > carer.max_day:
@@ -489,11 +505,11 @@ class Builder:
         for gap, v in placements:
             k = gap.vehicle
             c = self.el.vehicles[k].carer
-            old = self.vehicle_work(k, self.plan.routes[k])
+            old = self._work(k, self.plan.routes[k])
             moved = self.retimed(k, gap.position, v, start)
             self.plan.routes[k].insert(gap.position, v)
             self.plan.start.update(moved)
-            new = self.vehicle_work(k, self.plan.routes[k])
+            new = self._work(k, self.plan.routes[k])
             for day in set(old) | set(new):
                 self.work_day[(c, day)] += new.get(day, 0) - old.get(day, 0)
             self.work_total[c] += sum(new.values()) - sum(old.values())
@@ -503,9 +519,9 @@ class Builder:
         """Remove one stop from vehicle k, keeping the books exact (no full recount); a
         double-up's start stays until its `last` carer is taken off."""
         c = self.el.vehicles[k].carer
-        old = self.vehicle_work(k, self.plan.routes[k])
+        old = self._work(k, self.plan.routes[k])
         self.plan.routes[k].remove(u)
-        new = self.vehicle_work(k, self.plan.routes[k])
+        new = self._work(k, self.plan.routes[k])
         if last:
             self.plan.start.pop(u)
         for day in set(old) | set(new):
