@@ -20,7 +20,7 @@ import time
 
 from optimiser.construct import Builder, groups
 from optimiser.domain.compiled import CompiledProblem
-from optimiser.plan import Plan, mismatch, route_travel, score
+from optimiser.plan import Plan, mismatch, score
 from optimiser.prune import Eligibility
 
 #: Moves per second of local-search time when runs must be reproducible (one worker):
@@ -132,7 +132,7 @@ def _delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan, touche
         travel = mism = 0
         seen: set[int] = set()
         for k in touched:
-            legs, back = route_travel(p, el, k, plan.routes[k])
+            legs, back = b.route_travel(k, plan.routes[k])
             travel += sum(legs) + back
             c = el.vehicles[k].carer
             mism += sum(mismatch(p, c, v) for v in plan.routes[k])
