@@ -9,7 +9,9 @@ what insertion moves cannot see (re-timing chains, lateness traded against trave
 
 Every move takes groups (a visit, or a synchronised pair) out and lets `Builder` insert
 them where they are cheapest; it is kept only if the whole objective drops (an exact
-incremental delta), so every rota on the way keeps every rule and never uncovers a visit.
+incremental delta), so every rota on the way keeps every rule. Plain moves never uncover a
+visit; covering moves (`cover_ruin`, and ruin-and-recreate steps while visits are out)
+insert an uncovered visit first and may leave out one that weighs less.
 """
 
 from __future__ import annotations
@@ -101,8 +103,9 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
             cl = p.visits[v].client
             pairs_before.setdefault(cl, set(b.client_carers[cl]))
     if first:
-        placed = all(b.insert_group(list(g)) for g in first) and (
-            [b.insert_group(list(g)) for g in out] or True)
+        placed = all(b.insert_group(list(g)) for g in first)
+        for g in out if placed else ():
+            b.insert_group(list(g))  # one that fits nowhere stays out: the objective decides
     else:  # stops at the first that fits nowhere
         placed = all(b.insert_group(list(g)) for g in out)
     if placed:
@@ -185,9 +188,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     group_of, todo = _coverable(p, el)
     drive = p.travel.for_mode("drive")
     stall = steps = 0
-    for steps in range(max_iterations):  # noqa: B007 (the count is reported in `used`)
-        if time.monotonic() > deadline or stall > RUIN_STALL:
-            break
+    while steps < max_iterations and time.monotonic() <= deadline and stall <= RUIN_STALL:
+        steps += 1
         stall += 1
         missing = [g for g in todo if g[0] not in b.plan.start]
         if missing and rng.random() < 0.5:  # while visits are out, every other step covers
@@ -196,6 +198,7 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
             continue
         placed = [g for g in movable if all(v in b.plan.start for v in g)]
         if len(placed) < 2:
+            steps -= 1
             break
         seed = rng.choice(placed)
         if b.push_late and rng.random() < LATE_SEED_SHARE:
@@ -206,8 +209,6 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                                + abs(b.plan.start[g[0]] - t0) // RELATED_MINUTES + rng.random())
         if _move_groups(p, el, b, near, rng):
             stall = 0
-    else:
-        steps = max_iterations
     if used is not None:
         used.append(steps)
     return _done(b)

@@ -86,10 +86,10 @@ def solve(p: CompiledProblem, options: SolveOptions | None = None,
     el = build_eligibility(p)
     reasons = {v.index: el.reasons[v.index] for v in p.visits if el.reasons[v.index]}
     result = solve_plan(p, el, options, deadline, start)
-    reasons.update({v: ("time_limit",) for v in result.unattempted if v not in reasons})
     status = "optimal" if result.optimal else "feasible"
     if not any(result.plan.routes) and len(reasons) == len(p.visits) and p.visits:
         status = "infeasible"  # proved by pruning: no visit can be covered by anyone
+    reasons.update({v: ("time_limit",) for v in result.unattempted if v not in reasons})
     solution = to_solution(p, el, result.plan, status, time.monotonic() - t0, reasons)
     log.info("solved %s: %d/%d visits, objective %s in %.1fs", p.problem.id,
              solution.metrics.visits_assigned, len(p.visits), solution.metrics.objective,

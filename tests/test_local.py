@@ -199,15 +199,21 @@ def test_settle_pulls_late_stops_back_when_room_opens(late) -> None:
     assert pulled
 
 
-def test_cover_ruin_covers_more_and_keeps_every_rule() -> None:
-    """From a rota short of visits on a tight planted day, clearing stretches around an
-    uncovered visit and re-placing everything covers more."""
+@pytest.fixture(scope="module")
+def short_day() -> tuple[CompiledProblem, Eligibility, Plan]:
+    """A tight planted day (a hidden rota covers all 114 visits) that construction leaves
+    a few visits short of."""
     from benchmarks.planted import planted
 
     problem, _hidden = planted(20, 1, 20)
     p = compile_problem(problem)
     el = build_eligibility(p)
-    plan = construct(p, el)
+    return p, el, construct(p, el)
+
+
+def test_cover_ruin_covers_more_and_keeps_every_rule(short_day) -> None:
+    """Clearing stretches around an uncovered visit and re-placing everything covers more."""
+    p, el, plan = short_day
     new = cover_ruin(p, el, plan, time.monotonic() + 60, random.Random(0), max_iterations=300)
     assert score(p, el, new).unassigned < score(p, el, plan).unassigned
     assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
@@ -217,15 +223,10 @@ def test_cover_ruin_covers_more_and_keeps_every_rule() -> None:
     assert validate(p, to_solution(p, el, kept, "feasible", 0.0, {})) == []
 
 
-def test_ruin_and_recreate_covers_while_visits_are_out() -> None:
+def test_ruin_and_recreate_covers_while_visits_are_out(short_day) -> None:
     """Every other step is a covering one while visits are out: the ruin-and-recreate
     phase no longer leaves a rota short when it could place a visit."""
-    from benchmarks.planted import planted
-
-    problem, _hidden = planted(20, 1, 20)
-    p = compile_problem(problem)
-    el = build_eligibility(p)
-    plan = construct(p, el)
+    p, el, plan = short_day
     new = ruin_recreate(p, el, plan, time.monotonic() + 60, random.Random(0), max_iterations=300)
     assert score(p, el, new).unassigned < score(p, el, plan).unassigned
     assert score(p, el, new).total < score(p, el, plan).total
