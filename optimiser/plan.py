@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from optimiser.domain.compiled import CompiledProblem
@@ -66,7 +67,13 @@ def vehicle_work(p: CompiledProblem, el: Eligibility, k: int, route: list[int],
                  starts: dict[int, int]) -> dict[int, int]:
     """Visit + travel minutes per calendar day (legs count on the arriving visit's day,
     the return leg on the last visit's day), as the validator counts them."""
-    legs, back = route_travel(p, el, k, route)
+    return work_by_day(p, route, starts, *route_travel(p, el, k, route))
+
+
+def work_by_day(p: CompiledProblem, route: Sequence[int], starts: Mapping[int, int],
+                legs: list[int], back: int) -> dict[int, int]:
+    """`vehicle_work` from a route's legs, however they were looked up (the insertion
+    builder reads its own list matrices)."""
     out: dict[int, int] = defaultdict(int)
     for v, t in zip(route, legs, strict=True):
         out[p.day_of(starts[v])] += p.visits[v].duration + t

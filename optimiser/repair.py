@@ -23,6 +23,8 @@ from collections import defaultdict
 
 from optimiser.construct import Builder, groups
 from optimiser.domain.compiled import CompiledProblem
+from optimiser.local import STEPS_PER_SECOND as RUIN_STEPS_PER_SECOND
+from optimiser.local import cover_ruin
 from optimiser.plan import Plan
 from optimiser.prune import Eligibility
 
@@ -62,13 +64,10 @@ def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
     if not has_uncovered(p, el, plan):
         return plan
     keep = frozenset(v for v in must if v in plan.start)
+    rate = RUIN_STEPS_PER_SECOND if ruin else STEPS_PER_SECOND
+    steps = int(rate * seconds) if reproducible else 10**9
     if ruin:
-        from optimiser.local import STEPS_PER_SECOND as RUIN_STEPS
-        from optimiser.local import cover_ruin
-
-        steps = int(RUIN_STEPS * seconds) if reproducible else 10**9
         return cover_ruin(p, el, plan, deadline, rng, keep, steps)
-    steps = int(STEPS_PER_SECOND * seconds) if reproducible else 10**9
     return repair(p, el, plan, deadline, rng, keep=keep, max_steps=steps)
 
 

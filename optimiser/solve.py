@@ -139,8 +139,9 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         stop = end if options.workers == 1 else min(end, time.monotonic() + share)
         repaired = phase(p, el, repaired, stop, random.Random(options.seed), keep, steps, used)
         left -= used[0] / rate
-        log.debug("%s: %d steps, objective %d", phase.__name__, used[0],
-                  score(p, el, repaired).total)
+        if log.isEnabledFor(logging.DEBUG):  # a full score is O(visits): only when asked
+            log.debug("%s: %d steps, objective %d", phase.__name__, used[0],
+                      score(p, el, repaired).total)
     # One worker: the neighbourhoods' deterministic budget covers what the local phases
     # left of the limit, counted in their steps (a phase that stops early, at a local
     # optimum, leaves its share to the neighbourhoods), so the clock never cuts it and the
