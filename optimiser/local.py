@@ -25,15 +25,15 @@ from optimiser.domain.compiled import CompiledProblem
 from optimiser.plan import Plan, mismatch, score
 from optimiser.prune import Eligibility
 
-#: Moves per second of local-search time when runs must be reproducible (one worker):
-#: below the rate measured on HHCRSP F1/G1 (250-500 a second), so the clock rarely binds.
-MOVES_PER_SECOND = 200
+#: Relocate moves a second (one worker, reproducible runs), as insertion places scanned a
+#: second over `insertion_places` (see `steps_per_second`): about half the rate measured here.
+MOVES_PLACES_PER_SECOND = 300_000
 #: Groups taken out per ruin-and-recreate step, and minutes of start difference that weigh
 #: like one minute of travel when choosing which groups are related.
 RUIN_MIN, RUIN_MAX, RELATED_MINUTES = 3, 12, 4
-#: Ruin-and-recreate steps per second of its time when runs must be reproducible (one
-#: worker): below the rates measured here (75-150 a second on HHCRSP F1/G1 and planted days).
-STEPS_PER_SECOND = 40
+#: Ruin-and-recreate steps a second, likewise (measured 28,000-76,000 places a second on
+#: HHCRSP C1/F1 and planted days and weeks).
+STEPS_PLACES_PER_SECOND = 20_000
 #: Minutes either side of an uncovered visit's window whose stops `cover_ruin` may take out.
 COVER_REACH = 120
 #: A cover step may keep a rota worse by up to this many travel minutes' worth (a random
@@ -44,6 +44,25 @@ LATE_SEED_SHARE = 0.3
 #: Steps without a better rota before ruin and recreate hands over to the CP-SAT search.
 RUIN_STALL = 400
 
+
+
+def insertion_places(p: CompiledProblem, el: Eligibility, plan: Plan) -> float:
+    """Route places an insertion of an average visit scans (its eligible vehicles' stops + 1).
+
+    Why: a step's cost grows with it (HHCRSP C1: 32, a 120-carer day: 396, a 500-carer
+    day: 902), so one-worker step budgets scale by it instead of one rate for all sizes,
+    which left small instances most of their limit unused and ran large ones into the clock.
+    """
+    if not p.visits:
+        return 1.0
+    lengths = [len(r) + 1 for r in plan.routes]
+    return sum(lengths[k] for v in p.visits for k in el.vehicles_of[v.index]) / len(p.visits) or 1.0
+
+
+def steps_per_second(p: CompiledProblem, el: Eligibility, plan: Plan, places_per_second: int
+                     ) -> float:
+    """A phase's reproducible step rate on this problem (see `insertion_places`)."""
+    return places_per_second / insertion_places(p, el, plan)
 
 def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
              rng: random.Random, keep: frozenset[int] = frozenset(),

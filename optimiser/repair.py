@@ -23,8 +23,8 @@ from collections import defaultdict
 
 from optimiser.construct import Builder, groups
 from optimiser.domain.compiled import CompiledProblem
-from optimiser.local import STEPS_PER_SECOND as RUIN_STEPS_PER_SECOND
-from optimiser.local import cover_ruin
+from optimiser.local import STEPS_PLACES_PER_SECOND as RUIN_PLACES_PER_SECOND
+from optimiser.local import cover_ruin, steps_per_second
 from optimiser.plan import Plan
 from optimiser.prune import Eligibility
 
@@ -37,9 +37,10 @@ SLACK = 15
 STEP, MAX_SINGLE, MAX_DOUBLE = 10, 4, 6
 #: Steps without a better plan before the walk starts over.
 RESTART = 300
-#: Step budget per second of repair time when runs must be reproducible (one worker): below
-#: the rate measured on a 120-carer day (40-60 steps a second), so the clock rarely binds.
-STEPS_PER_SECOND = 30
+#: Pool steps a second when runs must be reproducible (one worker), as insertion places
+#: scanned a second (see `optimiser.local.steps_per_second`): about half the rate measured
+#: on planted days and weeks.
+STEPS_PLACES_PER_SECOND = 20_000
 #: Uncovered visits above the best before the walk restarts from the best.
 DRIFT = 2
 #: A visit just placed cannot be evicted again for this many steps (+ up to as many more at
@@ -56,19 +57,24 @@ def has_uncovered(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
 
 def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, seconds: float,
                rng: random.Random, must: frozenset[int], reproducible: bool,
-               ruin: bool = False) -> Plan:
+               ruin: bool = False, spent: list[float] | None = None) -> Plan:
     """`repair` as the solver calls it: only while visits are out, keeping the `must` visits
     already covered, and with `reproducible` (one worker) on a step budget worth `seconds`
     instead of the clock. `ruin`: cover by ruin and recreate (`optimiser.local.cover_ruin`)
-    instead of the ejection pool."""
+    instead of the ejection pool. `spent` gets the ejection pool's steps in seconds of
+    budget, so one worker's later phases get what it left."""
     if not has_uncovered(p, el, plan):
         return plan
     keep = frozenset(v for v in must if v in plan.start)
-    rate = RUIN_STEPS_PER_SECOND if ruin else STEPS_PER_SECOND
+    rate = steps_per_second(p, el, plan, RUIN_PLACES_PER_SECOND if ruin else STEPS_PLACES_PER_SECOND)
     steps = int(rate * seconds) if reproducible else 10**9
     if ruin:
         return cover_ruin(p, el, plan, deadline, rng, keep, steps)
-    return repair(p, el, plan, deadline, rng, keep=keep, max_steps=steps)
+    used: list[int] = []
+    out = repair(p, el, plan, deadline, rng, keep=keep, max_steps=steps, used=used)
+    if spent is not None:
+        spent.append(used[0] / rate)
+    return out
 
 
 def uncovered_weight(p: CompiledProblem, plan: Plan, visits: list[int]) -> int:
@@ -195,13 +201,14 @@ class _Repair:
 
 
 def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng: random.Random,
-           keep: frozenset[int] = frozenset(), max_steps: int = 20_000) -> Plan:
+           keep: frozenset[int] = frozenset(), max_steps: int = 20_000,
+           used: list[int] | None = None) -> Plan:
     """The plan with the fewest uncovered visits (by weight) the ejection pool reached.
 
     Stops when every coverable visit is in, when the deadline passes, or after
-    `max_steps` pool steps; `keep` visits are never evicted. A walk that drifts DRIFT
-    visits above the best goes back to the best plan (counters kept); one that goes
-    RESTART steps without a better plan starts over from the best with fresh counters.
+    `max_steps` pool steps (`used` gets the count); `keep` visits are never evicted. A
+    walk that drifts DRIFT visits above the best goes back to the best plan (counters
+    kept); one that goes RESTART steps without a better plan starts over from the best with fresh counters.
     """
     r = _Repair(p, el, plan, rng, keep)
     coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
@@ -217,12 +224,14 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
     best, best_weight, best_size = plan, uncovered_weight(p, plan, coverable), len(pool)
     stuck: list[tuple[int, ...]] = []
     since = 0  # steps since the best improved
+    steps = 0
     for _ in range(max_steps):
         if not pool:  # everything left was stuck for now: give it another round
             pool, stuck = stuck, []
             rng.shuffle(pool)
         if not pool or time.monotonic() > deadline:
             break
+        steps += 1
         g = pool.pop()
         evicted = r.step(g)
         if evicted is None:
@@ -246,4 +255,6 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
         elif len(pool) + len(stuck) > best_size + DRIFT:
             r.b = Builder(p, el, best)
             pool, stuck = pool_of(best), []
+    if used is not None:
+        used.append(steps)
     return best

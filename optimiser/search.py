@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-DTIME_PER_SECOND = 0.35  # CP-SAT deterministic seconds per wall second, measured here
+DTIME_PER_SECOND = 0.5  # CP-SAT deterministic seconds per wall second, measured here
 DETERMINISTIC_SHARE = 0.7 * DTIME_PER_SECOND  # one-worker LNS budget, per second of the limit
 #: The whole model also runs up to this size while visits are still out after repair: it found
 #: full covers of 80-94 visit planted days that neighbourhoods missed, whereas on covered

@@ -15,7 +15,13 @@ from dataclasses import dataclass, replace
 from optimiser.construct import construct, without_half_pairs
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Problem, Solution
-from optimiser.local import MOVES_PER_SECOND, STEPS_PER_SECOND, relocate, ruin_recreate
+from optimiser.local import (
+    MOVES_PLACES_PER_SECOND,
+    STEPS_PLACES_PER_SECOND,
+    relocate,
+    ruin_recreate,
+    steps_per_second,
+)
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.repair import cover_more
@@ -121,17 +127,21 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
             best = other
     unattempted = best.unattempted  # construction's, before repair copies the plan
     share = REPAIR_SHARE * options.time_limit
-    stop = end if options.workers == 1 else min(end, t0 + share)  # one worker: steps decide
+    # One worker: steps decide, the clock (twice the share) only stops a repair whose steps
+    # run far slower than budgeted (a 500-carer day: 8 a second, not 22), so later phases run.
+    stop = min(end, t0 + (2 * share if options.workers == 1 else share))
+    spent: list[float] = []
     repaired = cover_more(p, el, best, stop, share, random.Random(options.seed), must,
-                          reproducible=options.workers == 1)
+                          reproducible=options.workers == 1, spent=spent)
     if repaired is not best:
         log.info("repair: %d -> %d visits covered", len(best.start), len(repaired.start))
     # Neither phase takes a covered `must` visit out.
     keep = frozenset(v for v in must if v in repaired.start)
-    left = options.time_limit
-    for phase, fraction, rate in ((relocate, LOCAL_SHARE, MOVES_PER_SECOND),
-                                  (ruin_recreate, RUIN_SHARE, STEPS_PER_SECOND)):
+    left = options.time_limit - sum(spent)
+    for phase, fraction, places in ((relocate, LOCAL_SHARE, MOVES_PLACES_PER_SECOND),
+                                    (ruin_recreate, RUIN_SHARE, STEPS_PLACES_PER_SECOND)):
         share = fraction * options.time_limit
+        rate = steps_per_second(p, el, repaired, places)
         # One worker: a step budget, not the clock, ends the phase, so runs repeat.
         steps = int(rate * share) if options.workers == 1 else 10**9
         used: list[int] = []
