@@ -135,7 +135,11 @@ def _child(conn: Any, spec: InstanceSpec, solver: str, time_limit: float,
     except Exception as exc:  # the row records it; the run goes on
         row = {"error": f"{type(exc).__name__}: {exc}",
                "traceback": traceback.format_exc(limit=4)}
-    row["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # The solve's own peak plus its portfolio searches' (forked or spawned processes): an
+    # upper bound, as forked pages shared with the parent count twice.
+    peak = sum(resource.getrusage(who).ru_maxrss
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    row["peak_memory_mb"] = round(peak / 1024, 1)
     conn.send(row)
     conn.close()
 
@@ -145,7 +149,8 @@ def run_isolated(spec: InstanceSpec, solver: str, time_limit: float,
     """One row: the solve in a fresh process, killed if it overruns by GRACE_SECONDS."""
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, spec, solver, time_limit, options), daemon=True)
+    # Not a daemon: the solve starts its own portfolio processes (daemons may not).
+    proc = ctx.Process(target=_child, args=(send, spec, solver, time_limit, options))
     base = {"instance": spec.name, "suite": spec.suite, "solver": solver, "time_limit": time_limit}
     proc.start()
     send.close()
