@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from optimiser.domain.documents import Solution
 from optimiser.generate import GeneratorOptions, generate
 from optimiser.plan import Plan, score
 from optimiser.prune import build_eligibility
-from optimiser.solve import SolveOptions, solve
+from optimiser.solve import PORTFOLIO_MIN_SECONDS, SolveOptions, solve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -248,3 +250,25 @@ def test_one_worker_is_reproducible_in_neighbourhood_search(provider_day: Compil
     b = solve(provider_day, options)
     assert validate(provider_day, a) == []
     assert [r.model_dump() for r in a.routes] == [r.model_dump() for r in b.routes]
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["forked", "spawned-from-a-thread"])
+def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
+        provider_day: CompiledProblem, caplog: pytest.LogCaptureFixture, in_thread: bool) -> None:
+    """Two workers: a second search (forked, or spawned when the API solves in a thread)
+    runs beside this one; the rota kept is the better of the two and keeps every rule."""
+    caplog.set_level(logging.INFO, logger="optimiser.solve")
+    options = SolveOptions(time_limit=PORTFOLIO_MIN_SECONDS, workers=2, seed=3)
+    out: list[Solution] = []
+    if in_thread:
+        worker = threading.Thread(target=lambda: out.append(solve(provider_day, options)))
+        worker.start()
+        worker.join()
+    else:
+        out.append(solve(provider_day, options))
+    assert validate(provider_day, out[0]) == []
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("portfolio:")]
+    assert lines and lines[0].startswith("portfolio: 2 searches")
+    objectives = json.loads(lines[0].split("objectives ")[1])
+    assert out[0].metrics.objective == min(objectives)
+    assert out[0].solve_seconds <= 1.1 * options.time_limit
