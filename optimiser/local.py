@@ -45,7 +45,6 @@ LATE_SEED_SHARE = 0.3
 RUIN_STALL = 400
 
 
-
 def insertion_places(p: CompiledProblem, el: Eligibility, plan: Plan) -> float:
     """Route places an insertion of an average visit scans (its eligible vehicles' stops + 1).
 
@@ -63,6 +62,7 @@ def steps_per_second(p: CompiledProblem, el: Eligibility, plan: Plan, places_per
                      ) -> float:
     """A phase's reproducible step rate on this problem (see `insertion_places`)."""
     return places_per_second / insertion_places(p, el, plan)
+
 
 def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
              rng: random.Random, keep: frozenset[int] = frozenset(),

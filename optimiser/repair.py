@@ -208,7 +208,8 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
     Stops when every coverable visit is in, when the deadline passes, or after
     `max_steps` pool steps (`used` gets the count); `keep` visits are never evicted. A
     walk that drifts DRIFT visits above the best goes back to the best plan (counters
-    kept); one that goes RESTART steps without a better plan starts over from the best with fresh counters.
+    kept); one that goes RESTART steps without a better plan starts over from the best
+    with fresh counters.
     """
     r = _Repair(p, el, plan, rng, keep)
     coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]

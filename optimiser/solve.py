@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 
 from optimiser.construct import construct, without_half_pairs
@@ -51,7 +50,8 @@ class SolveOptions:
     then stops on CP-SAT deterministic time, using roughly 2/3 of the wall limit).
 
     time_limit: wall-clock seconds for the whole solve (never overrun by > 10%).
-    workers: CP-SAT workers per sub-solve; 0 = all cores.
+    workers: cores to use; 0 = all. One: a single reproducible search. Two or more: a
+        portfolio of searches, one per two cores, each with two CP-SAT workers.
     seed: random seed for neighbourhood choice and CP-SAT.
     must_cover: visit ids that must stay covered (package matching keeps committed calls).
     """
@@ -61,8 +61,8 @@ class SolveOptions:
     seed: int = 0
     must_cover: frozenset[str] = frozenset()
     full_model_max_visits: int = 60
-    #: With two or more workers, run a search per two cores (the others in spawned
-    #: processes, with the next seeds) and keep the best rota; see `solve`.
+    #: With two or more workers, run a search per two cores (the others in forked or
+    #: spawned processes, with the next seeds) and keep the best rota; see `_portfolio`.
     portfolio: bool = True
 
     @classmethod
@@ -121,10 +121,10 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
 
     Why: the local phases (repair, relocation, ruin and recreate) are single-threaded
     Python, so with one search a second core idles most of the limit, and runs differ
-    widely by seed (HHCRSP C1 at 60 s: 1,145 and 958 for seeds 0 and 1). Two searches side
-    by side at 60 s, against one at 60 s on a quiet machine (session 4): HHCRSP C1 1.21 ->
-    1.02 x best-known, D1 1.11 -> 1.09, E1 1.19 -> 1.17, F1 1.21 -> 1.20, G1 1.24 -> 1.18.
-    Each search gets two CP-SAT workers; one worker keeps one reproducible search.
+    widely by seed (HHCRSP C1 at 60 s: 1,145 and 958 for seeds 0 and 1). `carerota bench
+    --suite hhcrsp` at 60 s, against session 4's one search: C1 1.21 -> 1.01 x best-known,
+    D1 1.11 -> 1.10, E1 1.19 -> 1.16, F1 1.21 -> 1.20, G1 1.24 -> 1.23. Each search gets
+    two CP-SAT workers; one worker keeps one reproducible search.
     """
     cores = options.workers or os.cpu_count() or 1
     if (cores < 2 or not options.portfolio or options.time_limit < PORTFOLIO_MIN_SECONDS
@@ -146,7 +146,7 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
             try:  # the others stop on the same deadline; a little grace for the hand-over
                 results.append(future.result(timeout=max(0.0, deadline - time.monotonic())
                                              + PORTFOLIO_GRACE * options.time_limit))
-            except (FutureTimeout, Exception) as exc:  # a failed member never fails the solve
+            except Exception as exc:  # a late or failed member never fails the solve
                 log.warning("portfolio search dropped: %r", exc)
     finally:  # reap finished members (their memory then counts in RUSAGE_CHILDREN)
         pool.shutdown(wait=all(f.done() for f in futures), cancel_futures=True)
@@ -190,14 +190,14 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # One worker: steps decide, the clock (twice the share) only stops a repair whose steps
     # run far slower than budgeted (a 500-carer day: 8 a second, not 22), so later phases run.
     stop = min(end, t0 + (2 * share if options.workers == 1 else share))
-    spent: list[float] = []
+    repair_spent: list[float] = []
     repaired = cover_more(p, el, best, stop, share, random.Random(options.seed), must,
-                          reproducible=options.workers == 1, spent=spent)
+                          reproducible=options.workers == 1, spent=repair_spent)
     if repaired is not best:
         log.info("repair: %d -> %d visits covered", len(best.start), len(repaired.start))
     # Neither phase takes a covered `must` visit out.
     keep = frozenset(v for v in must if v in repaired.start)
-    left = options.time_limit - sum(spent)
+    left = options.time_limit - sum(repair_spent)
     for phase, fraction, places in ((relocate, LOCAL_SHARE, MOVES_PLACES_PER_SECOND),
                                     (ruin_recreate, RUIN_SHARE, STEPS_PLACES_PER_SECOND)):
         share = fraction * options.time_limit
