@@ -258,7 +258,7 @@ def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
     """Two workers: a second search (forked, or spawned when the API solves in a thread)
     runs beside this one; the rota kept is the better of the two and keeps every rule."""
     caplog.set_level(logging.INFO, logger="optimiser.solve")
-    options = SolveOptions(time_limit=PORTFOLIO_MIN_SECONDS, workers=2, seed=3)
+    options = SolveOptions(time_limit=PORTFOLIO_MIN_SECONDS + 2, workers=2, seed=3)
     out: list[Solution] = []
     if in_thread:
         worker = threading.Thread(target=lambda: out.append(solve(provider_day, options)))
