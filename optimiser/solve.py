@@ -152,11 +152,15 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         pool.shutdown(wait=all(f.done() for f in futures), cancel_futures=True)
     from optimiser.search import plan_key
 
-    must = frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
-    best = min(results, key=lambda r: (not r.optimal, plan_key(p, el, r.plan, must)))
-    log.info("portfolio: %d searches, objectives %s", len(results),
-             [plan_key(p, el, r.plan, must)[1] for r in results])
-    return best
+    must = _must(p, options)
+    keys = [plan_key(p, el, r.plan, must) for r in results]  # one score each
+    log.info("portfolio: %d searches, objectives %s", len(results), [k[1] for k in keys])
+    return min(zip(results, keys, strict=True), key=lambda rk: (not rk[0].optimal, rk[1]))[0]
+
+
+def _must(p: CompiledProblem, options: SolveOptions) -> frozenset[int]:
+    """Indices of the visits `options.must_cover` names (unknown ids are ignored)."""
+    return frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
 
 
 #: Extra wait for a portfolio member past the deadline, as a share of the limit.
@@ -168,7 +172,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     """Construct (with cheap randomised restarts) then improve; valid at every step."""
     from optimiser.search import plan_key
 
-    must = frozenset(p.visit_index[v] for v in options.must_cover if v in p.visit_index)
+    must = _must(p, options)
     end = t_construct_end(deadline, options)
     t0 = time.monotonic()
     best = _construct_once(p, el, start, end, None)
