@@ -225,7 +225,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
     group_of, todo = _coverable(p, el)
     drive = p.travel.for_mode("drive")
-    stall = steps = 0
+    stall = 0
+    steps = 0.0  # a step counts its groups over a related removal's mean (strings run longer)
     while steps < max_iterations and time.monotonic() <= deadline and stall <= RUIN_STALL:
         steps += 1
         stall += 1
@@ -247,10 +248,11 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                                + abs(b.plan.start[g[0]] - t0) // RELATED_MINUTES + rng.random())
         if rng.random() < STRING_SHARE:
             near = _strings(b, near, group_of, keep, rng)
+            steps += len(near) / ((RUIN_MIN + RUIN_MAX) / 2) - 1
         if _move_groups(p, el, b, near, rng):
             stall = 0
     if used is not None:
-        used.append(steps)
+        used.append(round(steps))
     return _done(b)
 
 
