@@ -32,10 +32,11 @@ MOVES_PLACES_PER_SECOND = 300_000
 #: like one minute of travel when choosing which groups are related.
 RUIN_MIN, RUIN_MAX, RELATED_MINUTES = 3, 12, 4
 #: Ruin-and-recreate steps a second, likewise (measured 28,000-76,000 places a second on
-#: HHCRSP C1/F1 and planted days and weeks). Doubled from 20,000 in session 6, when the
-#: string removal made longer runs pay: one worker, 30 s, seeds 0-2, HHCRSP F1 -1.1%, G1
-#: -3%, C1 and E1 equal; planted c40, c120 and week objective -9%, -15%, -13%.
-STEPS_PLACES_PER_SECOND = 40_000
+#: HHCRSP C1/F1 and planted days and weeks); a string step counts as its groups over
+#: a related removal's mean. 40,000 paid (one worker, 30 s, seeds 0-2: HHCRSP F1 -1.1%,
+#: G1 -3%; planted c40, c120 and week objective -9%, -15%, -13%) but ran F1's ruin into
+#: the clock, which ends reproducibility; 25,000 keeps F1 and G1 inside their limit.
+STEPS_PLACES_PER_SECOND = 25_000
 #: Minutes either side of an uncovered visit's window whose stops `cover_ruin` may take out.
 COVER_REACH = 120
 #: A cover step may keep a rota worse by up to this many travel minutes' worth (a random
