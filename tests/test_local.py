@@ -12,7 +12,7 @@ import pytest
 from optimiser.construct import Builder, construct, groups
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.generate import GeneratorOptions, generate
-from optimiser.local import _delta, cover_ruin, relocate, ruin_recreate
+from optimiser.local import _delta, _strings, cover_ruin, relocate, ruin_recreate
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.validate import validate
@@ -231,3 +231,26 @@ def test_ruin_and_recreate_covers_while_visits_are_out(short_day) -> None:
     assert score(p, el, new).unassigned < score(p, el, plan).unassigned
     assert score(p, el, new).total < score(p, el, plan).total
     assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+
+def test_string_removal_takes_runs_of_consecutive_stops(week) -> None:
+    """Each route a string step touches loses one run of neighbouring stops (plus the tied
+    partners of what it takes, on other routes), and never a kept visit."""
+    p, el, plan = week
+    b = Builder(p, el, plan)
+    group_of = {v: tuple(g) for g in groups(p) for v in g}
+    placed = [tuple(g) for g in groups(p) if all(v in plan.start for v in g)]
+    rng = random.Random(3)
+    keep = frozenset(v for v in list(plan.start)[::7])
+    for _ in range(50):
+        near = rng.sample(placed, 8)
+        out = _strings(b, near, group_of, keep, rng)
+        assert out and len(set(out)) == len(out)
+        assert not any(v in keep for g in out for v in g)
+        taken = {v for g in out for v in g}
+        runs = 0
+        for route in plan.routes:
+            hit = [i for i, v in enumerate(route) if v in taken]
+            if hit and all(route[i] in taken for i in range(hit[0], hit[-1] + 1)):
+                runs += 1
+        assert runs >= 1  # at least the seed's route lost a contiguous stretch
