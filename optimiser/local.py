@@ -211,7 +211,7 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     insert them again one by one, double-ups first, each at its cheapest place; keep the
     result when the objective drops, else undo. While visits are out, every other step is
     a `cover_ruin` step instead (kept only when the objective drops too). `used` gets the
-    number of steps taken appended.
+    number of steps taken appended (a string step weighted by its size, as budgets are).
 
     Half the steps take out strings of consecutive stops on the related groups' routes
     instead (SISR, Christiaens and Vanden Berghe 2020): one worker, 30 s, seeds 0-2, summed
