@@ -62,17 +62,20 @@ def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
     already covered, and with `reproducible` (one worker) on a step budget worth `seconds`
     instead of the clock. `ruin`: cover by ruin and recreate (`optimiser.local.cover_ruin`)
     instead of the ejection pool. `spent` gets the ejection pool's steps in seconds of
-    budget, so one worker's later phases get what it left."""
+    budget when `reproducible`, so one worker's later phases get what it left."""
     if not has_uncovered(p, el, plan):
         return plan
     keep = frozenset(v for v in must if v in plan.start)
-    rate = steps_per_second(p, el, plan, RUIN_PLACES_PER_SECOND if ruin else STEPS_PLACES_PER_SECOND)
-    steps = int(rate * seconds) if reproducible else 10**9
+    # The rate walks every visit's eligible vehicles: only one worker's budget needs it,
+    # and the LNS calls this on every burst.
+    rate = steps_per_second(p, el, plan, RUIN_PLACES_PER_SECOND if ruin
+                            else STEPS_PLACES_PER_SECOND) if reproducible else None
+    steps = int(rate * seconds) if rate is not None else 10**9
     if ruin:
         return cover_ruin(p, el, plan, deadline, rng, keep, steps)
     used: list[int] = []
     out = repair(p, el, plan, deadline, rng, keep=keep, max_steps=steps, used=used)
-    if spent is not None:
+    if spent is not None and rate is not None:
         spent.append(used[0] / rate)
     return out
 

@@ -234,8 +234,8 @@ def test_ruin_and_recreate_covers_while_visits_are_out(short_day) -> None:
 
 
 def test_string_removal_takes_runs_of_consecutive_stops(week) -> None:
-    """Each route a string step touches loses one run of neighbouring stops (plus the tied
-    partners of what it takes, on other routes), and never a kept visit."""
+    """A string step takes distinct groups, never a kept visit, and empties at least one
+    contiguous stretch of a route (a kept stop or a tied partner may break the others)."""
     p, el, plan = week
     b = Builder(p, el, plan)
     group_of = {v: tuple(g) for g in groups(p) for v in g}
