@@ -180,6 +180,36 @@ def test_insertion_pushes_a_neighbour_late_when_lateness_is_penalised() -> None:
         assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
 
 
+def test_insertion_re_times_a_gap_tied_stop_within_its_gap() -> None:
+    """Carer b does afternoon meds m2 at 09:00, 60-240 minutes after m1 (carer a, 08:00); a
+    new 09:00 call fits on b only if m2 moves to 10:00, which its gap allows up to 12:00
+    but not when the gap ends at 09:30. Before session 7, gap-tied stops never moved."""
+    from optimiser import load_problem
+    from tests.test_solve import carer, client, problem, visit
+
+    for max_gap, placed in ((240, True), (90, False)):
+        doc = problem([carer("a", skills=["x"]), carer("b", skills=["y"])], [client("k")], [
+            visit("m1", "k", "08:00", "08:00", 30, skills=["x"]),
+            visit("m2", "k", "08:00", "13:00", 60, skills=["y"], follows={
+                "visit_id": "m1", "min_gap_minutes": 60, "max_gap_minutes": max_gap}),
+            visit("v", "k", "09:00", "09:00", 60, skills=["y"])])
+        p = compile_problem(load_problem(doc))
+        el = build_eligibility(p)
+        m1, m2, v = (p.visit_index[i] for i in ("m1", "m2", "v"))
+        vehicle = {p.carers[veh.carer].id: k for k, veh in enumerate(el.vehicles)}
+        plan = Plan.empty(len(el.vehicles))
+        plan.routes[vehicle["a"]], plan.routes[vehicle["b"]] = [m1], [m2]
+        plan.start = {m1: p.visits[m1].earliest, m2: p.visits[m1].earliest + 60}
+        assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
+        b = Builder(p, el, plan)
+        assert b.insert_group([v]) is placed
+        if placed:
+            assert b.plan.routes[vehicle["b"]] == [v, m2]
+            assert b.plan.start[m2] >= b.plan.start[v] + 60
+            assert b.plan.start[m2] - b.plan.start[m1] <= max_gap
+        assert validate(p, to_solution(p, el, b.plan, "feasible", 0.0, {})) == []
+
+
 def test_settle_pulls_late_stops_back_when_room_opens(late) -> None:
     """Taking out the stop that made its successor late lets the successor start earlier,
     but never earlier than its window's end."""
