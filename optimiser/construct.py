@@ -17,7 +17,7 @@ import itertools
 import random
 import time
 from collections import defaultdict
-from collections.abc import Container, Hashable, Iterable, Sequence
+from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from optimiser.domain.compiled import CompiledProblem
@@ -75,6 +75,8 @@ class Builder:
         self.gap_tied = frozenset(
             v for v in self.gap_partners if p.visits[v].required == 1 and v not in self.partnered
             and not _synchronised(p, v))
+        self._tied_to = [tuple(self.gap_partners[v]) if v in self.gap_tied else ()
+                         for v in range(len(p.visits))]
         self._refresh_books()
 
     # --- bookkeeping -------------------------------------------------------
@@ -160,8 +162,14 @@ class Builder:
     def vehicle_work(self, k: int, route: Sequence[int], extra: dict[int, int] | None = None
                      ) -> dict[int, int]:
         """Visit + travel minutes per calendar day of a route, as the validator counts them."""
-        starts = self.plan.start if extra is None else {**self.plan.start, **extra}
-        return work_by_day(self.p, route, starts, *self.route_travel(k, route))
+        starts: Mapping[int, int] = self.plan.start if not extra else _Overlay(self.plan.start, extra)
+        legs, back = self.route_travel(k, route)
+        if route:  # one calendar day (most shifts): no per-stop day lookups
+            day = self.p.day_of(starts[route[0]])
+            if day == self.p.day_of(starts[route[-1]]):
+                visits = self.p.visits
+                return {day: sum(legs) + back + sum(visits[v].duration for v in route)}
+        return work_by_day(self.p, route, starts, legs, back)
 
     def route_travel(self, k: int, route: Sequence[int]) -> tuple[list[int], int]:
         """`optimiser.plan.route_travel` on the Builder's list matrices (numpy indexing one
@@ -244,9 +252,10 @@ class Builder:
         `late`: a stop on time now may be pushed past its window (penalised lateness)."""
         route = self.plan.routes[k]
         start = self.plan.start
-        key = (tuple(route), tuple(start[v] for v in route), late,
-               tuple(start.get(w) for v in route if v in self.gap_tied
-                     for w in self.gap_partners[v]))
+        # Built with C-level maps: this key is checked on every gap scan (a tenth of a step).
+        key = (tuple(route), tuple(map(start.__getitem__, route)), late,
+               tuple(map(start.get, itertools.chain.from_iterable(
+                   map(self._tied_to.__getitem__, route)))) if self.gap_tied else ())
         hit = self._slack.get((k, late))
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -457,7 +466,7 @@ class Builder:
     def break_ok(self, k: int, route: list[int], extra: dict[int, int]) -> bool:
         carer = self.p.carers[self.el.vehicles[k].carer]
         assert carer.break_after is not None
-        starts = {**self.plan.start, **extra}
+        starts = _Overlay(self.plan.start, extra)
         first = starts[route[0]]
         last = starts[route[-1]] + self.p.visits[route[-1]].duration
         if last - first <= carer.break_after:
@@ -700,6 +709,24 @@ class Builder:
         for v in gone:
             self.plan.start.pop(v, None)
         self._refresh_books()
+
+
+class _Overlay(Mapping[int, int]):
+    """The plan's start minutes with a few changed ones on top, without copying the plan's
+    (a copy per cap or break check was a tenth of a ruin-and-recreate step on a week)."""
+
+    def __init__(self, base: Mapping[int, int], top: Mapping[int, int]) -> None:
+        self.base, self.top = base, top
+
+    def __getitem__(self, v: int) -> int:
+        top = self.top
+        return top[v] if v in top else self.base[v]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter({**self.base, **self.top})
+
+    def __len__(self) -> int:
+        return len(self.base.keys() | self.top.keys())
 
 
 def _synchronised(p: CompiledProblem, v: int) -> bool:

@@ -225,7 +225,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     b = Builder(p, el, plan)
     movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
     group_of, todo = _coverable(p, el)
-    drive = p.travel.for_mode("drive")
+    drive = b.rows["drive"]  # list rows: numpy indexing per group was a tenth of a step
+    point = [v.point for v in p.visits]
     stall = 0
     steps = 0.0  # a step counts its groups over a related removal's mean (strings run longer)
     while steps < max_iterations and time.monotonic() <= deadline and stall <= RUIN_STALL:
@@ -236,17 +237,19 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
             if _cover_step(p, el, b, rng.choice(missing), group_of, keep, rng, 0):
                 stall = 0
             continue
-        placed = [g for g in movable if all(v in b.plan.start for v in g)]
+        start = b.plan.start
+        placed = [g for g in movable if g[0] in start and (len(g) == 1 or all(
+            v in start for v in g))]
         if len(placed) < 2:
             steps -= 1
             break
         seed = rng.choice(placed)
         if b.push_late and rng.random() < LATE_SEED_SHARE:
             seed = _late_seed(p, b, placed, rng) or seed
-        pt, t0 = p.visits[seed[0]].point, b.plan.start[seed[0]]
+        row, t0 = drive[p.visits[seed[0]].point], start[seed[0]]
         size = rng.randint(RUIN_MIN, RUIN_MAX)
-        near = heapq.nsmallest(size, placed, key=lambda g: int(drive[pt, p.visits[g[0]].point])
-                               + abs(b.plan.start[g[0]] - t0) // RELATED_MINUTES + rng.random())
+        near = heapq.nsmallest(size, placed, key=lambda g: row[point[g[0]]]
+                               + abs(start[g[0]] - t0) // RELATED_MINUTES + rng.random())
         if rng.random() < STRING_SHARE:
             near = _strings(b, near, group_of, keep, rng)
             steps += len(near) / ((RUIN_MIN + RUIN_MAX) / 2) - 1

@@ -8,6 +8,7 @@ threads and search neighbourhoods without copying or defensive checks.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -161,15 +162,7 @@ class CompiledProblem:
 
     def day_of(self, minute: int) -> int:
         """Index of the calendar day containing `minute` (for daily caps)."""
-        starts = self.day_starts
-        lo, hi = 0, len(starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if starts[mid] <= minute:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+        return max(0, bisect.bisect_right(self.day_starts, minute) - 1)
 
 
 def problem_points(problem: Problem) -> tuple[list[str], list[tuple[float, float] | None], dict]:
