@@ -31,12 +31,13 @@ MOVES_PLACES_PER_SECOND = 300_000
 #: Groups taken out per ruin-and-recreate step, and minutes of start difference that weigh
 #: like one minute of travel when choosing which groups are related.
 RUIN_MIN, RUIN_MAX, RELATED_MINUTES = 3, 12, 4
-#: Ruin-and-recreate steps a second, likewise (measured 28,000-76,000 places a second on
-#: HHCRSP C1/F1 and planted days and weeks); a string step counts as its groups over
-#: a related removal's mean. 40,000 paid (one worker, 30 s, seeds 0-2: HHCRSP F1 -1.1%,
-#: G1 -3%; planted c40, c120 and week objective -9%, -15%, -13%) but ran F1's ruin into
-#: the clock, which ends reproducibility; 25,000 keeps F1 and G1 inside their limit.
-STEPS_PLACES_PER_SECOND = 25_000
+#: Ruin-and-recreate steps a second, likewise; a string step counts as its groups over
+#: a related removal's mean. Measured after session 7's faster books: 30,000 (HHCRSP C1),
+#: 41,000-46,000 (F1, G1, the planted week) and 75,000-120,000 (planted c40, c120) places
+#: a second. 35,000 against 25,000 (one worker, 30 s, seeds 0-2): planted week 825/826/826
+#: covered against 823/825/826 with lower objectives, c120 691/688/689 against 690/688/689;
+#: HHCRSP equal (its ruin ends on RUIN_STALL first) or up to 1% better.
+STEPS_PLACES_PER_SECOND = 35_000
 #: Minutes either side of an uncovered visit's window whose stops `cover_ruin` may take out.
 COVER_REACH = 120
 #: A cover step may keep a rota worse by up to this many travel minutes' worth (a random
