@@ -253,6 +253,34 @@ def test_cover_ruin_covers_more_and_keeps_every_rule(short_day) -> None:
     assert validate(p, to_solution(p, el, kept, "feasible", 0.0, {})) == []
 
 
+def test_cover_step_frees_a_capped_carers_day() -> None:
+    """Only carer a can do u (08:00) and w0 (09:30), and a's 140-minute daily cap is full
+    with w0 and w1 (12:50, anyone's): u goes in only if w1, hours from both windows, moves to
+    b or c. Stops around u's window alone never make that room."""
+    from optimiser import load_problem
+    from tests.test_solve import carer, client, problem, visit
+
+    doc = problem([carer("a", skills=["x"], max_work_minutes_per_day=140), carer("b"),
+                   carer("c", lat=53.93)],
+                  [client("k"), client("m", lat=53.93)], [
+        visit("u", "k", "08:00", "08:00", 60, skills=["x"]),
+        visit("w0", "k", "09:30", "09:30", 30, skills=["x"]),
+        visit("w1", "m", "12:50", "12:50", 60)])
+    p = compile_problem(load_problem(doc))
+    el = build_eligibility(p)
+    u, w0, w1 = (p.visit_index[i] for i in ("u", "w0", "w1"))
+    vehicle = {p.carers[veh.carer].id: k for k, veh in enumerate(el.vehicles)}
+    plan = Plan.empty(len(el.vehicles))
+    plan.routes[vehicle["a"]] = [w0, w1]
+    plan.start = {w0: p.visits[w0].earliest, w1: p.visits[w1].earliest}
+    assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
+    assert not Builder(p, el, plan).insert_group([u])  # a's cap has no room for u
+    new = cover_ruin(p, el, plan, time.monotonic() + 60, random.Random(0), max_iterations=40)
+    assert set(new.start) == {u, w0, w1}
+    assert new.routes[vehicle["a"]] == [u, w0] and w1 not in new.routes[vehicle["a"]]
+    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+
 def test_ruin_and_recreate_covers_while_visits_are_out(short_day) -> None:
     """Every other step is a covering one while visits are out: the ruin-and-recreate
     phase no longer leaves a rota short when it could place a visit."""
