@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 
 
 DTIME_PER_SECOND = 0.5  # CP-SAT deterministic seconds per wall second, measured here
-#: One-worker LNS budget, per second of the limit it is given; 0.6, not 0.7: model building
+#: One-worker LNS budget, per second of the limit it is given; 0.45, not 0.7: model building
 #: and extraction are not deterministic time, and HHCRSP F1/G1 ran into the clock.
-DETERMINISTIC_SHARE = 0.6 * DTIME_PER_SECOND
+DETERMINISTIC_SHARE = 0.45 * DTIME_PER_SECOND
 #: The whole model also runs up to this size while visits are still out after repair: it found
 #: full covers of 80-94 visit planted days that neighbourhoods missed, whereas on covered
 #: starts with lateness (HHCRSP C1, 65 visits) neighbourhoods did better (1.12 vs 1.41 x BKS).
