@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from optimiser import compile_problem, load_problem, validate
+from optimiser.construct import construct
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Solution
 from optimiser.generate import GeneratorOptions, generate
@@ -258,6 +260,28 @@ def test_one_worker_is_reproducible_in_neighbourhood_search(provider_day: Compil
     b = solve(provider_day, options)
     assert validate(provider_day, a) == []
     assert [r.model_dump() for r in a.routes] == [r.model_dump() for r in b.routes]
+
+
+@SEQUENTIAL
+def test_stalled_local_search_restarts_and_stays_reproducible(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A small day whose ruin and recreate stalls in well under half the limit: the local
+    search restarts with new seeds from the repaired construction, and one worker still
+    gives the same rota twice."""
+    from optimiser.solve import _local
+
+    p = compile_problem(generate(GeneratorOptions(carers=4, clients=10, seed=3)))
+    options = SolveOptions(time_limit=6, workers=1, seed=2, full_model_max_visits=0)
+    caplog.set_level(logging.DEBUG, logger="optimiser.solve")
+    a = solve(p, options)
+    assert re.search(r"\d+ restarts of the local search", caplog.text)
+    b = solve(p, options)
+    assert validate(p, a) == []
+    assert [r.model_dump() for r in a.routes] == [r.model_dump() for r in b.routes]
+    el = build_eligibility(p)
+    _plan, spent, stalled = _local(p, el, construct(p, el), options, options.seed,
+                                   frozenset(), time.monotonic() + 60)
+    assert stalled and 0 < spent < 0.5 * options.time_limit
 
 
 @SEQUENTIAL
