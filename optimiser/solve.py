@@ -207,13 +207,17 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     left -= spent
     # Restarts while the local search stalls early and much of the limit is left (one
     # worker: counted in steps, so runs repeat); the neighbourhoods polish the best.
+    # Not where the whole model is solved next (it proves small problems optimal fast).
     restart = 0
-    while stalled and left > RESTART_LEFT * options.time_limit and (
-            deadline - time.monotonic() > RESTART_LEFT * options.time_limit / 2):
+    while stalled and len(p.visits) > options.full_model_max_visits \
+            and left > RESTART_LEFT * options.time_limit \
+            and deadline - time.monotonic() > RESTART_LEFT * options.time_limit / 2:
         restart += 1
         seed = options.seed + RESTART_SEED_STEP * restart
         other, spent, stalled = _local(p, el, base, options, seed, keep, end)
-        left -= RESTART_CHARGE * spent if options.workers == 1 else spent
+        # At least a hundredth of the limit each, so a search that takes no steps ends.
+        left -= max(0.01 * options.time_limit,
+                    RESTART_CHARGE * spent if options.workers == 1 else spent)
         if plan_key(p, el, other, must) < plan_key(p, el, repaired, must):
             repaired = other
     if restart:
