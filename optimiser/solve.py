@@ -214,7 +214,10 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
             and deadline - time.monotonic() > RESTART_LEFT * options.time_limit / 2:
         restart += 1
         seed = options.seed + RESTART_SEED_STEP * restart
-        other, spent, stalled = _local(p, el, base, options, seed, keep, end)
+        # Odd restarts go on from the best so far (never worse: only gains are kept),
+        # even ones from the repaired construction (another basin).
+        other, spent, stalled = _local(p, el, repaired if restart % 2 else base, options,
+                                       seed, keep, end)
         # At least a hundredth of the limit each, so a search that takes no steps ends.
         left -= max(0.01 * options.time_limit,
                     RESTART_CHARGE * spent if options.workers == 1 else spent)
@@ -231,16 +234,19 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     return replace(result, unattempted=unattempted)
 
 
-#: Restart the local search (relocation, ruin and recreate) with a new seed from the
-#: repaired construction while it ends early (a ruin stall) and more than this share of the
-#: limit is left. Why: on small instances the ruin stalls in a few seconds in a basin its
-#: seed decides (HHCRSP C1, one worker: 42,871 or 29,211 by seed at 2-3 s), and 20 s of
-#: neighbourhoods then found nothing. One worker, 30 s, seeds 0-2, summed set cost: C1
-#: 3,844 -> 2,843 (each within 0.9% of best-known), D1 -1.9%, E1 -2.0%; F1, G1 and the
-#: planted week and c40 unchanged (their ruin runs its budget); planted c20 objective
-#: +1.6-2.4% on two seeds (less time left for neighbourhoods), cover unchanged. 0.5, not
-#: 0.35, keeps restarts off where the ruin ends past mid-limit. (Restarting from a jittered
-#: construction cost a slow repair each: its greedy leaves C1 visits out.)
+#: Restart the local search (relocation, ruin and recreate) with a new seed, from the best
+#: so far and from the repaired construction in turn, while it ends early (a ruin stall)
+#: and more than this share of the limit is left. Why: on small instances the ruin stalls
+#: in a few seconds in a basin its seed decides (HHCRSP C1, one worker: 42,871 or 29,211 by
+#: seed at 2-3 s), and 20 s of neighbourhoods then found nothing. One worker, 30 s, seeds
+#: 0-2, summed set cost: C1 3,844 -> 2,843 (each within 0.9% of best-known), D1 -1.9%, E1
+#: -2.0%; F1, G1 and the planted week and c40 unchanged (their ruin runs its budget);
+#: planted c20 objective +1.6-2.4% on two seeds (less time left for neighbourhoods), cover
+#: unchanged. 0.5, not 0.35, keeps restarts off where the ruin ends past mid-limit.
+#: Alternating, against always from the construction: C1, D1, E1 -0.2%, -0.5%, +0.1%; it
+#: keeps a mid-limit stall from being wasted (F1 at 60 s, all cores: a restart from the
+#: construction did worse than the stalled rota). (Restarting from a jittered construction
+#: cost a slow repair each: its greedy leaves C1 visits out.)
 RESTART_LEFT = 0.5
 #: One worker: a restart counts its steps' seconds this many times over (C1's restarts ran
 #: 1.33 wall seconds for 0.95 counted: small instances run below the budgets' rates), so a
