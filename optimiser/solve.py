@@ -209,17 +209,19 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # worker: counted in steps, so runs repeat); the neighbourhoods polish the best.
     # Not where the whole model is solved next (it proves small problems optimal fast).
     restart = 0
-    restart_end = deadline - RESTART_LEFT * options.time_limit / 2
+    # Wall-clock runs: a restart ends a quarter of the limit before the deadline at the
+    # latest, so the neighbourhood search keeps time to build and solve a model. One worker:
+    # budgets end restarts, the clock only as the usual safety stop.
+    restart_end = end if options.workers == 1 else \
+        deadline - RESTART_LEFT * options.time_limit / 2
     while stalled and len(p.visits) > options.full_model_max_visits \
             and left > RESTART_LEFT * options.time_limit and time.monotonic() < restart_end:
         restart += 1
         seed = options.seed + RESTART_SEED_STEP * restart
         # Odd restarts go on from the best so far (never worse: only gains are kept),
         # even ones from the repaired construction (another basin).
-        # A restart ends by a quarter of the limit before the deadline at the latest, so the
-        # neighbourhood search after it keeps time to build and solve a model.
         other, spent, stalled = _local(p, el, repaired if restart % 2 else base, options,
-                                       seed, keep, min(end, restart_end))
+                                       seed, keep, restart_end)
         # At least a hundredth of the limit each, so a search that takes no steps ends.
         left -= max(0.01 * options.time_limit,
                     RESTART_CHARGE * spent if options.workers == 1 else spent)
