@@ -218,9 +218,10 @@ class Builder:
 
     def partner_range(self, v: int, on_route: Container[int]) -> tuple[int, int] | None:
         """Start interval a placed stop may move in without moving any other route: its
-        window's start up for an untied stop, its `follows` gaps to its partners' current
-        starts for a gap-tied one; None when pinned (double-ups, 0-0 pairs, and gap-tied
-        stops whose partner is on the same route, which a push could move as well).
+        window's start up for an untied stop, `bounds` (its window and its `follows` gaps to
+        its partners' current starts) for a gap-tied one; None when pinned (double-ups,
+        0-0 pairs, and gap-tied stops whose partner is on the same route, which a push
+        could move as well).
 
         Why gap-tied stops move at all: HHCRSP's precedence pairs leave gaps of hours
         between the two services (F1: 58 of 260 stops), and a pinned stop blocks every
@@ -229,23 +230,9 @@ class Builder:
         well was worse on E1, +5.7%, as in session 5.)"""
         if self.movable(v):
             return self.p.visits[v].earliest, INF
-        if v not in self.gap_tied:
+        if v not in self.gap_tied or any(w in on_route for w in self.gap_partners[v]):
             return None
-        lo, hi = self.p.visits[v].earliest, INF
-        start = self.plan.start
-        f = self.p.visits[v].follows
-        if f is not None and f.pred in start:
-            if f.pred in on_route:
-                return None
-            lo, hi = max(lo, start[f.pred] + f.lo), min(hi, start[f.pred] + f.hi)
-        for w in self.followers.get(v, ()):
-            if w in start:
-                if w in on_route:
-                    return None
-                fw = self.p.visits[w].follows
-                assert fw is not None
-                lo, hi = max(lo, start[w] - fw.hi), min(hi, start[w] - fw.lo)
-        return lo, hi
+        return self.bounds(v)
 
     def slack(self, k: int, late: bool = False) -> tuple[list[int], list[int]]:
         """Earliest and latest start of each stop of route k, others re-timed within windows

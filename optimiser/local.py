@@ -351,9 +351,9 @@ def _cover_step(p: CompiledProblem, el: Eligibility, b: Builder, u: tuple[int, .
     near = {g for g in near if not any(v in keep for v in g)}
     if not near:
         return False
-    drive, mid = p.travel.for_mode("drive"), (vis.earliest + vis.latest) // 2
+    row, mid = b.rows["drive"][vis.point], (vis.earliest + vis.latest) // 2
     chosen = heapq.nsmallest(rng.randint(2, 2 * RUIN_MAX), sorted(near), key=lambda g: int(
-        drive[vis.point, p.visits[g[0]].point]) + abs(b.plan.start[g[0]] - mid)
+        row[p.visits[g[0]].point]) + abs(b.plan.start[g[0]] - mid)
         // RELATED_MINUTES + rng.random())
     chosen += [g for g in _capped_extra(p, el, b, u, group_of, keep, rng) if g not in chosen]
     return _move_groups(p, el, b, chosen, rng, first=(u,), threshold=threshold)

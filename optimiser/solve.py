@@ -214,6 +214,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # budgets end restarts, the clock only as the usual safety stop.
     restart_end = end if options.workers == 1 else \
         deadline - RESTART_LEFT * options.time_limit / 2
+    best_key = plan_key(p, el, repaired, must)
     while stalled and len(p.visits) > options.full_model_max_visits \
             and left > RESTART_LEFT * options.time_limit and time.monotonic() < restart_end:
         restart += 1
@@ -225,8 +226,9 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         # At least a hundredth of the limit each, so a search that takes no steps ends.
         left -= max(0.01 * options.time_limit,
                     RESTART_CHARGE * spent if options.workers == 1 else spent)
-        if plan_key(p, el, other, must) < plan_key(p, el, repaired, must):
-            repaired = other
+        other_key = plan_key(p, el, other, must)
+        if other_key < best_key:
+            repaired, best_key = other, other_key
     if restart:
         log.debug("%d restarts of the local search", restart)
     # One worker: the neighbourhoods' deterministic budget covers what the local phases
@@ -268,18 +270,20 @@ def _local(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOption
     for phase, fraction, places in ((relocate, LOCAL_SHARE, MOVES_PLACES_PER_SECOND),
                                     (ruin_recreate, RUIN_SHARE, STEPS_PLACES_PER_SECOND)):
         share = fraction * options.time_limit
-        rate = steps_per_second(p, el, plan, places)
-        # One worker: a step budget, not the clock, ends the phase, so runs repeat.
-        steps = int(rate * share) if options.workers == 1 else 10**9
+        # One worker: a step budget, not the clock, ends the phase, so runs repeat. (The
+        # rate walks every visit's eligible vehicles: only that budget needs it.)
+        rate = steps_per_second(p, el, plan, places) if options.workers == 1 else None
+        steps = int(rate * share) if rate is not None else 10**9
         used: list[int] = []
         # (Its clock is then only the safety stop at `end`, so a loaded machine repeats too.)
         t_phase = time.monotonic()
         stop = end if options.workers == 1 else min(end, t_phase + share)
         plan = phase(p, el, plan, stop, random.Random(seed), keep, steps, used)
-        spent += used[0] / rate
         if phase is ruin_recreate:
-            stalled = used[0] < 0.5 * steps if options.workers == 1 else \
+            stalled = used[0] < 0.5 * steps if rate is not None else \
                 time.monotonic() - t_phase < 0.5 * share
+        if rate is not None:
+            spent += used[0] / rate
         if log.isEnabledFor(logging.DEBUG):  # a full score is O(visits): only when asked
             log.debug("%s: %d steps, objective %d", phase.__name__, used[0],
                       score(p, el, plan).total)
