@@ -136,7 +136,10 @@ def _child(conn: Any, spec: InstanceSpec, solver: str, time_limit: float,
         row = {"error": f"{type(exc).__name__}: {exc}",
                "traceback": traceback.format_exc(limit=4)}
     # The solve's own peak plus its portfolio searches' (forked or spawned processes): an
-    # upper bound, as forked pages shared with the parent count twice.
+    # upper bound, as forked pages shared with the parent count twice. The solve does not
+    # wait for its members to exit, so reap them first or their peak would not count.
+    for member in multiprocessing.active_children():
+        member.join(timeout=GRACE_SECONDS)
     peak = sum(resource.getrusage(who).ru_maxrss
                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     row["peak_memory_mb"] = round(peak / 1024, 1)

@@ -41,6 +41,12 @@ DETERMINISTIC_SHARE = 0.45 * DTIME_PER_SECOND
 #: full covers of 80-94 visit planted days that neighbourhoods missed, whereas on covered
 #: starts with lateness (HHCRSP C1, 65 visits) neighbourhoods did better (1.12 vs 1.41 x BKS).
 COVER_MODEL_MAX_VISITS = 100
+#: Building the whole model costs about this many seconds per eligible (carer, visit) pair
+#: (25-carer test day, 576 pairs: 0.55 s quiet, 0.8 s beside two busy processes), before
+#: CP-SAT's own time limit starts. The whole model is only tried when its solve share is at
+#: least twice its build: with 1 s left it found nothing (UNKNOWN at 0.5 s), and its build
+#: alone ran a 6 s solve to 6.6 s on a loaded CI host.
+WHOLE_BUILD_SECONDS_PER_PAIR = 0.0015
 REPAIR_AFTER = 8  # neighbourhoods without a better plan before an ejection-pool burst
 REPAIR_BURST = 2.0  # seconds per burst
 
@@ -103,13 +109,14 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     work: list[float] | None = [] if options.workers == 1 else None
     whole = len(coverable) <= options.full_model_max_visits or (
         len(coverable) <= COVER_MODEL_MAX_VISITS and has_uncovered(p, el, plan))
-    if whole:
+    remaining = deadline - time.monotonic()
+    # Half the time to prove the whole model optimal; if it cannot, neighbourhoods finish
+    # the job (on one worker they found full covers the whole model missed). With one
+    # worker the share comes from the limit, not the clock, so runs repeat.
+    share = 0.4 * options.time_limit if options.workers == 1 else 0.5 * remaining
+    build = WHOLE_BUILD_SECONDS_PER_PAIR * sum(len(el.vehicles_of[v]) for v in coverable)
+    if whole and share >= 2 * build:
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
-        remaining = deadline - time.monotonic()
-        # Half the time to prove the whole model optimal; if it cannot, neighbourhoods
-        # finish the job (on one worker they found full covers the whole model missed).
-        # With one worker the share comes from the limit, not the clock, so runs repeat.
-        share = 0.4 * options.time_limit if options.workers == 1 else 0.5 * remaining
         new, proved, bound = _solve(p, el, plan, hood, options, share, work,
                                     wall_cap=remaining - 0.1)
         if new is not None and plan_key(p, el, new, must) <= plan_key(p, el, plan, must):
