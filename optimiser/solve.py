@@ -142,10 +142,12 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         futures = [pool.submit(solve_plan, p, el, replace(own, seed=own.seed + i), deadline, start)
                    for i in range(1, members)]
         results = [solve_plan(p, el, own, deadline, start)]
+        # The others stop on the same deadline; a little grace for the hand-over, counted
+        # from the deadline (not from when this search ended, which may be past it).
+        last = deadline + PORTFOLIO_GRACE * options.time_limit
         for future in futures:
-            try:  # the others stop on the same deadline; a little grace for the hand-over
-                results.append(future.result(timeout=max(0.0, deadline - time.monotonic())
-                                             + PORTFOLIO_GRACE * options.time_limit))
+            try:
+                results.append(future.result(timeout=max(0.0, last - time.monotonic())))
             except Exception as exc:  # a late or failed member never fails the solve
                 log.warning("portfolio search dropped: %r", exc)
     finally:
