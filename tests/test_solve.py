@@ -185,10 +185,12 @@ def test_small_instance_matches_brute_force_optimum() -> None:
     assert sol.metrics.objective == brute_force_optimum(compiled)
 
 
-#: One-worker reproducibility holds unless the machine is loaded several times over (a
-#: CP-SAT sub-solve's wall cap then binds first); the portfolio tests load it that much, so
-#: these tests run on one xdist worker, one after another (`--dist loadgroup`).
-SEQUENTIAL = pytest.mark.xdist_group("one_worker_and_portfolio")
+#: One-worker reproducibility holds unless the machine is loaded about twice over (the
+#: phases' safety clocks then stop them before their step budgets), and the portfolio's
+#: time limit holds only if its searches get their cores: these tests run on their own,
+#: after the parallel run (`-m "not alone"`, then `-m alone`: the README's test command).
+#: With two hogs beside them, the one-worker rotas differed and a 6 s portfolio ran 6.6 s.
+SEQUENTIAL = pytest.mark.alone
 
 
 @pytest.fixture(scope="module")
