@@ -561,7 +561,18 @@ class Builder:
 
     def _distinct(self, slots: list[int], options: dict[int, list[tuple[int, Gap]]]
                   ) -> list[tuple[int, Gap]] | None:
-        """Cheapest choice of one option per slot with pairwise different carers (tiny DFS)."""
+        """Cheapest choice of one option per slot with pairwise different carers (tiny DFS;
+        two slots, the usual double-up or 0-0 pair, by a plain double loop: the recursion was
+        a tenth of a ruin-and-recreate step on HHCRSP G1). Ties go to the first in order."""
+        vehicles = self.el.vehicles
+        if len(slots) == 2:
+            pair: tuple[int, list[tuple[int, Gap]]] | None = None
+            for c0, g0 in options[slots[0]]:
+                carer = vehicles[g0.vehicle].carer
+                for c1, g1 in options[slots[1]]:
+                    if (pair is None or c0 + c1 < pair[0]) and vehicles[g1.vehicle].carer != carer:
+                        pair = (c0 + c1, [(c0, g0), (c1, g1)])
+            return None if pair is None else pair[1]
         best: tuple[int, list[tuple[int, Gap]]] | None = None
 
         def dfs(i: int, used: set[int], acc: list[tuple[int, Gap]], cost: int) -> None:
