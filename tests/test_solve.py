@@ -190,7 +190,7 @@ def test_small_instance_matches_brute_force_optimum() -> None:
 #: time limit holds only if its searches get their cores: these tests run on their own,
 #: after the parallel run (`-m "not alone"`, then `-m alone`: the README's test command).
 #: With two hogs beside them, the one-worker rotas differed and a 6 s portfolio ran 6.6 s.
-SEQUENTIAL = pytest.mark.alone
+ALONE = pytest.mark.alone
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +216,7 @@ def test_search_improves_on_the_construction(provider_day: CompiledProblem) -> N
     assert sol.metrics.objective is not None and sol.metrics.objective < start
 
 
-@SEQUENTIAL
+@ALONE
 def test_one_worker_and_a_seed_give_the_same_rota() -> None:
     compiled = compile_problem(load_problem(example()))
     a = solve(compiled, SolveOptions(time_limit=5, workers=1, seed=7))
@@ -253,7 +253,7 @@ def test_visits_never_reached_before_the_limit_say_time_limit(
     assert "time_limit" in codes and 0 < sol.metrics.visits_assigned < len(compiled.visits)
 
 
-@SEQUENTIAL
+@ALONE
 def test_one_worker_is_reproducible_in_neighbourhood_search(provider_day: CompiledProblem) -> None:
     """Past the whole-model size the LNS stops on deterministic work, not on the clock."""
     options = SolveOptions(time_limit=4, workers=1, seed=5, full_model_max_visits=20)
@@ -264,7 +264,7 @@ def test_one_worker_is_reproducible_in_neighbourhood_search(provider_day: Compil
     assert [r.model_dump() for r in a.routes] == [r.model_dump() for r in b.routes]
 
 
-@SEQUENTIAL
+@ALONE
 def test_stalled_local_search_restarts_and_stays_reproducible(
         caplog: pytest.LogCaptureFixture) -> None:
     """A small day whose ruin and recreate stalls in well under half the limit: the local
@@ -286,7 +286,7 @@ def test_stalled_local_search_restarts_and_stays_reproducible(
     assert stalled and 0 < spent < 0.5 * options.time_limit
 
 
-@SEQUENTIAL
+@ALONE
 @pytest.mark.parametrize("in_thread", [False, True], ids=["forked", "spawned-from-a-thread"])
 def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
         provider_day: CompiledProblem, caplog: pytest.LogCaptureFixture, in_thread: bool) -> None:
