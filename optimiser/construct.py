@@ -357,7 +357,7 @@ class Builder:
             cost += w.distinct_carer
             if self.p.carers[c].id not in self.p.clients[client].preferred:
                 cost += w.new_carer_for_client
-        if mismatch(self.p, c, v):
+        if w.preference_mismatch and mismatch(self.p, c, v):
             cost += w.preference_mismatch
         return cost
 
@@ -549,7 +549,13 @@ class Builder:
         the scan stops once that price reaches the need-th full price found. It is a lower
         bound unless a place pulls a late predecessor earlier (a saving), so such a place
         beyond the stop can be missed; the exact objective change still decides a move."""
-        ranked = sorted(cands, key=lambda gc: (gc[1] + self.time_cost(v, gc[0].lo), gc[0].lo))
+        w, vis = self.p.problem.weights, self.p.visits[v]
+        if vis.preferred is None or not w.preferred_start_minute:  # `time_cost`, inlined
+            late, latest = w.lateness_minute, vis.latest  # (a million calls in 1,500 G1 steps)
+            ranked = sorted(cands, key=lambda gc: (gc[1] + late * max(0, gc[0].lo - latest),
+                                                   gc[0].lo))
+        else:
+            ranked = sorted(cands, key=lambda gc: (gc[1] + self.time_cost(v, gc[0].lo), gc[0].lo))
         if not self.push_late:
             return ranked[:need]
         out: list[tuple[int, int, int, Gap, int]] = []

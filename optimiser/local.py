@@ -176,8 +176,9 @@ def _delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan, touche
         for k in touched:
             legs, back = b.route_travel(k, plan.routes[k])
             travel += sum(legs) + back
-            c = el.vehicles[k].carer
-            mism += sum(mismatch(p, c, v) for v in plan.routes[k])
+            if w.preference_mismatch:  # a walk over the route for a term often weighted 0
+                c = el.vehicles[k].carer
+                mism += sum(mismatch(p, c, v) for v in plan.routes[k])
             seen.update(plan.routes[k])
         timing = 0
         for v in seen:
