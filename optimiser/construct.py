@@ -319,10 +319,16 @@ class Builder:
                 next_pt, next_start = veh.shift.end_point, veh.shift.end
             t1 = int(mat[prev_pt][vp]) if prev_pt is not None else 0
             t2 = int(row[next_pt]) if next_pt is not None else 0
-            lo = max(lo_v, prev_end + t1)
-            hi = min(hi_v, next_start - t2 - dur)
+            # Comparisons, not max/min calls: 3.6 million calls in 1,500 G1 ruin steps.
+            lo = prev_end + t1
+            if lo < lo_v:
+                lo = lo_v
+            hi = next_start - t2 - dur
+            if hi > hi_v:
+                hi = hi_v
             if lo <= hi and (max_leg is None or (t1 <= max_leg and t2 <= max_leg)):
-                t0 = self.t(k, prev_pt, next_pt) if route else 0
+                t0 = int(mat[prev_pt][next_pt]) if route and prev_pt is not None \
+                    and next_pt is not None else 0
                 yield Gap(k, i, lo, hi, t1 + t2 - t0)
             if i < n:
                 prev_pt, prev_end = next_pt, es[i] + nxt.duration
