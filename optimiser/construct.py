@@ -54,7 +54,7 @@ class Builder:
         self.push_late = p.lateness_penalised and (w.lateness_minute > 0
                                                    or w.max_lateness_minute > 0)
         self._top: int | None = None  # the plan's max lateness, cached per insertion
-        self._latest = [v.latest for v in p.visits]
+        self.latest_minute = [v.latest for v in p.visits]  # by visit index
         self._capped = [p.carers[veh.carer].max_day is not None
                         or p.carers[veh.carer].max_total is not None for veh in el.vehicles]
         self._slack: dict[tuple[int, bool], tuple[Hashable, tuple[list[int], list[int]]]] = {}
@@ -422,7 +422,7 @@ class Builder:
         if self._top is None:  # C-level maps: this ran over every start on each insertion
             start = self.plan.start
             self._top = max(0, max(map(operator.sub, start.values(),
-                                       map(self._latest.__getitem__, start)), default=0))
+                                       map(self.latest_minute.__getitem__, start)), default=0))
         return w.max_lateness_minute * max(0, worst - self._top)
 
     def time_cost(self, v: int, start: int) -> int:

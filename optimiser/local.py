@@ -17,6 +17,7 @@ insert an uncovered visit first and may leave out one that weighs less.
 from __future__ import annotations
 
 import heapq
+import operator
 import random
 import time
 
@@ -193,8 +194,9 @@ def _delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan, touche
             1 for c in cs if p.carers[c].id not in p.clients[cl].preferred)
             for cl, cs in carers.items())
 
-    def top(plan: Plan) -> int:
-        return max((s - p.visits[v].latest for v, s in plan.start.items()), default=0)
+    def top(plan: Plan) -> int:  # C-level maps: a generator here ran over every start twice
+        return max(map(operator.sub, plan.start.values(),
+                       map(b.latest_minute.__getitem__, plan.start)), default=0)
 
     out = part(b.plan) - part(before)
     out += pairs({cl: set(b.client_carers[cl]) for cl in pairs_before}) - pairs(pairs_before)
