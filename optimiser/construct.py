@@ -390,7 +390,7 @@ class Builder:
         lateness and preferred-start terms and, when lateness is only penalised, what the
         neighbours it pushes add (their lateness, and the plan's max lateness)."""
         if not self.push_late or not self._pushes(gap, v, start):
-            return self.time_cost(v, start) + self._worse_top({v: start})
+            return self._own_start_cost(v, start)
         moved = self.retimed(gap.vehicle, gap.position, v, start)
         cost = sum(self.time_cost(u, s) - self.time_cost(u, self.plan.start[u])
                    for u, s in moved.items() if u != v) + self.time_cost(v, start)
@@ -411,6 +411,19 @@ class Builder:
                 return True
         return False
 
+    def _own_start_cost(self, v: int, start: int) -> int:
+        """`time_cost(v, start) + _worse_top({v: start})` in one pass: the price of a place
+        that moves no neighbour, asked for on most insertion places (176,000 times in 3,000
+        F1 ruin steps)."""
+        w, vis = self.p.problem.weights, self.p.visits[v]
+        late = start - vis.latest
+        cost = w.lateness_minute * late if late > 0 else 0
+        if vis.preferred is not None:
+            cost += w.preferred_start_minute * abs(start - vis.preferred)
+        if late > 0 and self.push_late and w.max_lateness_minute:
+            cost += w.max_lateness_minute * max(0, late - self._plan_top())
+        return cost
+
     def _worse_top(self, moved: dict[int, int]) -> int:
         """What `moved` start minutes add to the max-lateness term (when it is weighted)."""
         w = self.p.problem.weights
@@ -419,11 +432,15 @@ class Builder:
         worst = max(s - self.p.visits[u].latest for u, s in moved.items())
         if worst <= 0:
             return 0
+        return w.max_lateness_minute * max(0, worst - self._plan_top())
+
+    def _plan_top(self) -> int:
+        """The plan's max lateness, cached per insertion (`_top` is reset on each)."""
         if self._top is None:  # C-level maps: this ran over every start on each insertion
             start = self.plan.start
             self._top = max(0, max(map(operator.sub, start.values(),
                                        map(self.latest_minute.__getitem__, start)), default=0))
-        return w.max_lateness_minute * max(0, worst - self._top)
+        return self._top
 
     def time_cost(self, v: int, start: int) -> int:
         w = self.p.problem.weights
