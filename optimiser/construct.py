@@ -436,10 +436,8 @@ class Builder:
 
     def _plan_top(self) -> int:
         """The plan's max lateness, cached per insertion (`_top` is reset on each)."""
-        if self._top is None:  # C-level maps: this ran over every start on each insertion
-            start = self.plan.start
-            self._top = max(0, max(map(operator.sub, start.values(),
-                                       map(self.latest_minute.__getitem__, start)), default=0))
+        if self._top is None:
+            self._top = max_lateness(self.plan.start, self.latest_minute)
         return self._top
 
     def time_cost(self, v: int, start: int) -> int:
@@ -768,6 +766,13 @@ class Builder:
         for v in gone:
             self.plan.start.pop(v, None)
         self._refresh_books()
+
+
+def max_lateness(start: Mapping[int, int], latest: Sequence[int]) -> int:
+    """Minutes the latest stop starts past its window's end, 0 when none is late (C-level
+    maps: it runs over every start, on each insertion and each move's delta)."""
+    return max(0, max(map(operator.sub, start.values(), map(latest.__getitem__, start)),
+                      default=0))
 
 
 class _Overlay(Mapping[int, int]):

@@ -17,11 +17,10 @@ insert an uncovered visit first and may leave out one that weighs less.
 from __future__ import annotations
 
 import heapq
-import operator
 import random
 import time
 
-from optimiser.construct import Builder, groups
+from optimiser.construct import Builder, groups, max_lateness
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.plan import Plan, mismatch, score
 from optimiser.prune import Eligibility
@@ -194,14 +193,11 @@ def _delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan, touche
             1 for c in cs if p.carers[c].id not in p.clients[cl].preferred)
             for cl, cs in carers.items())
 
-    def top(plan: Plan) -> int:  # C-level maps: a generator here ran over every start twice
-        return max(map(operator.sub, plan.start.values(),
-                       map(b.latest_minute.__getitem__, plan.start)), default=0)
-
     out = part(b.plan) - part(before)
     out += pairs({cl: set(b.client_carers[cl]) for cl in pairs_before}) - pairs(pairs_before)
     if p.lateness_penalised and w.max_lateness_minute:
-        out += w.max_lateness_minute * (max(0, top(b.plan)) - max(0, top(before)))
+        out += w.max_lateness_minute * (max_lateness(b.plan.start, b.latest_minute)
+                                        - max_lateness(before.start, b.latest_minute))
     return out
 
 

@@ -114,8 +114,8 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     # the job (on one worker they found full covers the whole model missed). With one
     # worker the share comes from the limit, not the clock, so runs repeat.
     share = 0.4 * options.time_limit if options.workers == 1 else 0.5 * remaining
-    build = WHOLE_BUILD_SECONDS_PER_PAIR * sum(len(el.vehicles_of[v]) for v in coverable)
-    if whole and share >= 2 * build:
+    if whole and share >= 2 * WHOLE_BUILD_SECONDS_PER_PAIR * sum(
+            len(el.vehicles_of[v]) for v in coverable):  # the build estimate, only when asked
         hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
         new, proved, bound = _solve(p, el, plan, hood, options, share, work,
                                     wall_cap=remaining - 0.1)
