@@ -294,12 +294,18 @@ class ModelBuilder:
         return bool(seg[a] & seg[b])
 
     def _successors(self, k: int, vi: int, nodes: list[int], mat, keep: int | None) -> list[int]:
-        """Feasible successors of vi on vehicle k, the k best by travel (plus the current one)."""
+        """Feasible successors of vi on vehicle k, the k best by travel plus the wait they
+        force (plus the current one).
+
+        Why the wait: by travel alone, a neighbourhood spanning a day kept a morning stop's
+        successors among the same village's evening calls, and lost the next call along the
+        morning round, which no rota it could express then did."""
         p, el = self.p, self.el
         carer = p.carers[el.vehicles[k].carer]
         vis = p.visits[vi]
         st = self.v.start[vi]
         lo_u = st if isinstance(st, int) else vis.earliest
+        hi_u = st if isinstance(st, int) else el.latest_of[vi]
         scored = []
         for vj in nodes:
             if vj == vi:
@@ -313,7 +319,8 @@ class ModelBuilder:
                 continue
             if self._synchronised_pair(vi, vj):
                 continue
-            scored.append((t, vj))
+            lo_j = sj if isinstance(sj, int) else p.visits[vj].earliest
+            scored.append((t + max(0, lo_j - hi_u - vis.duration - t), vj))
         scored.sort()
         chosen = [vj for _t, vj in scored[: self.k_best]]
         if keep is not None and keep not in chosen and any(vj == keep for _t, vj in scored):

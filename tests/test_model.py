@@ -56,3 +56,32 @@ def test_pinned_stops_keep_carer_and_minute() -> None:
     pinned = set(route[::2])
     new = _solve(p, el, plan, Neighbourhood([k], sorted(route), pinned=pinned))
     assert all(v in new.routes[k] and new.start[v] == plan.start[v] for v in pinned)
+
+
+def test_few_successors_still_follow_the_round_in_time_not_the_nearest_evening_calls() -> None:
+    """With 2 successors a visit, the morning call's next call is the one 15 minutes away at
+    08:45, not the evening calls next door: ranked by travel alone, the model could not
+    cover both morning calls."""
+    from optimiser import load_problem
+    from optimiser.model import ModelBuilder
+    from tests.test_solve import carer, client, problem, visit
+
+    near = [client(f"x{i}", 53.92 + 0.0005 * i, -1.82) for i in range(5)]
+    far = client("y", 53.99, -1.82)
+    visits = [visit("morning-x", "x0", "08:00", "08:00", 30),
+              visit("morning-y", "y", "08:45", "09:00", 30)]
+    visits += [visit(f"evening-{i}", f"x{i}", f"{16 + i}:00", f"{16 + i}:00", 30) for i in range(1, 5)]
+    data = problem([carer("a", shifts=[{"start": "2026-11-30T07:00", "end": "2026-11-30T22:00"}])],
+                   [*near, far], visits)
+    p = compile_problem(load_problem(data))
+    el = build_eligibility(p)
+    plan = Plan.empty(len(el.vehicles))
+    hood = Neighbourhood(list(range(len(el.vehicles))), [v.index for v in p.visits])
+    built = ModelBuilder(p, el, plan, hood, successors=2).build()
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 10
+    assert solver.solve(built.model) == cp_model.OPTIMAL
+    new = extract(p, el, plan, built, solver)
+    assert len(new.start) == len(p.visits)
+    assert validate(p, to_solution(p, el, new, "feasible", 0, {})) == []
