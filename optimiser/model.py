@@ -41,6 +41,9 @@ class Neighbourhood:
     # package is matched): visit -> (vehicles now, start now); each change costs `move_weight`
     stay: dict[int, tuple[frozenset[int], int]] = field(default_factory=dict)
     move_weight: int = 0
+    # Minimise the uncovered visits alone (`optimiser.search._cover_hood`): the packing
+    # that makes room for a last visit, without CP-SAT spending its time on travel.
+    cover_only: bool = False
 
 
 @dataclass
@@ -76,6 +79,7 @@ class ModelBuilder:
         self.m = cp_model.CpModel()
         self.v = Vars()
         self.terms: list[tuple[int, cp_model.LinearExprT, str]] = []
+        self.cover_terms: list[tuple[int, cp_model.LinearExprT]] = []
         self.free_k = set(hood.vehicles)
         self.free_v = set(hood.visits)
         self.carers_of = plan.carers_of()
@@ -131,6 +135,7 @@ class ModelBuilder:
             self.m.add(sum(self.v.assign[(k, vi)] for k in ks) == need * cov)
             self.terms.append((w.unassigned * vis.weight * vis.required, 1 - cov,
                                f"unassigned(visit={vis.id})"))
+            self.cover_terms.append((w.unassigned * vis.weight * vis.required, 1 - cov))
             st = self.v.start[vi]
             hinted = self.plan.start.get(vi, vis.earliest)  # complete hints keep CP-SAT on the plan
             if p.lateness_penalised and isinstance(st, Var) and self.el.latest_of[vi] > vis.latest:
@@ -541,6 +546,9 @@ class ModelBuilder:
                 self.m.add(sum(ys) <= limit - already)
 
     def _objective(self) -> None:
+        if self.hood.cover_only:
+            self.m.minimize(sum(coef * expr for coef, expr in self.cover_terms if coef))
+            return
         self.m.minimize(sum(coef * expr for coef, expr, _name in self.terms if coef))
 
     def _hints(self) -> None:

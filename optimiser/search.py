@@ -23,7 +23,7 @@ from ortools.sat.python import cp_model
 
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.model import Neighbourhood, build_model, extract
-from optimiser.plan import Plan, score
+from optimiser.plan import Plan, score, vehicle_work
 from optimiser.prune import Eligibility
 from optimiser.repair import cover_more, has_uncovered
 
@@ -47,6 +47,17 @@ COVER_MODEL_MAX_VISITS = 100
 #: least twice its build: with 1 s left it found nothing (UNKNOWN at 0.5 s), and its build
 #: alone ran a 6 s solve to 6.6 s on a loaded CI host.
 WHOLE_BUILD_SECONDS_PER_PAIR = 0.0015
+#: While visits are out, this share of neighbourhoods are cover neighbourhoods (`_cover_hood`).
+COVER_HOOD_SHARE = 0.5
+#: Minutes either side of the uncovered visit's window a cover neighbourhood frees (one at
+#: random), its most free visits, and its sub-solve's seconds. Measured on a one-worker
+#: planted-week rota with 7 visits out, every vehicle at work in the band, 10 s per visit:
+#: 60 minutes covered 4 (two proved in 0.9 and 2.4 s), 30 and 90 minutes 3 each. On the
+#: 40-carer day such bands held 46-74 free visits and covered nothing in 10 s; cut to 45
+#: free visits, one of two 232/233 rotas was covered in full in 8.5 s.
+COVER_BANDS, COVER_MAX_FREE, COVER_SECONDS = (45, 60, 75), 45, 4.0
+#: Share of cover neighbourhoods that free cap-bound eligible carers' whole day (`_capped_days`).
+CAPPED_SHARE = 0.5
 REPAIR_AFTER = 8  # neighbourhoods without a better plan before an ejection-pool burst
 REPAIR_BURST = 2.0  # seconds per burst
 
@@ -164,9 +175,14 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                 rep = _representative_points(p, el, best)
                 improved += 1
             continue
-        hood = _choose(p, el, best, rng, state, rep, must)
+        cover = has_uncovered(p, el, best) and rng.random() < COVER_HOOD_SHARE
+        hood = _cover_hood(p, el, best, rng, must) if cover else \
+            _choose(p, el, best, rng, state, rep, must)
         if hood is None:
             break
+        if cover:
+            seconds = min(COVER_SECONDS, remaining - 0.1) if work is None else \
+                min(COVER_SECONDS, left / DTIME_PER_SECOND)
         t_sub = time.monotonic()
         new, proved, _bound = _solve(p, el, best, hood, options, seconds, work,
                                      wall_cap=remaining - 0.1)
@@ -186,7 +202,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                 log.debug("improved to %s", best_score)
                 for k in hood.vehicles:
                     rep[k] = _rep_point(p, el, best, k)
-        state.update(proved)
+        if not cover:  # a cover neighbourhood's size is its own
+            state.update(proved)
     log.info("LNS: %d neighbourhoods, %d improvements, objective %s, deterministic work %s",
              iterations, improved, best_score, None if work is None else round(sum(work), 2))
     return best
@@ -256,6 +273,79 @@ def _choose(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
         half *= 2  # too few stops in the band: widen it
     hood.must_cover = set(must) & set(hood.visits)
     return hood
+
+
+def _cover_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random,
+                must: frozenset[int], focus: int | None = None) -> Neighbourhood:
+    """Every vehicle at work around an uncovered visit's window, their stops there free, and
+    the objective the uncovered visits alone (`Neighbourhood.cover_only`).
+
+    Why: the last visits of a tight day (planted days and week: every morning carer busy
+    from 07:00, windows of an hour) need the whole band re-packed, not the few nearby
+    carers `_choose` frees, and with travel in the objective CP-SAT spent its time on
+    travel: on a one-worker week rota with 7 visits out, the same bands covered 2 with the
+    full objective at 20 s a visit and 4 with coverage alone at 10 s. The travel it gives up
+    is won back by the next neighbourhoods; a result is kept only if the whole objective
+    drops. Eligible vehicles come first, then the nearest, up to COVER_MAX_FREE free visits."""
+    unassigned = [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
+    if focus is None:
+        focus = rng.choice(unassigned)
+    vis, reach = p.visits[focus], rng.choice(COVER_BANDS)
+    lo, hi = vis.earliest - reach, el.latest_of[focus] + vis.duration + reach
+    drive, able = p.travel.for_mode("drive"), set(el.vehicles_of[focus])
+
+    def band(k: int) -> list[int]:
+        return [v for v in plan.routes[k] if lo <= plan.start[v] <= hi]
+
+    def order(k: int) -> tuple[bool, float]:
+        pts = [p.visits[v].point for v in band(k)] or [_rep_point(p, el, plan, k)]
+        return k not in able, min(int(drive[vis.point, q]) for q in pts) + rng.random()
+
+    day = p.day_of(vis.earliest)
+    # Half the time, the whole day of eligible carers with no room under their cap.
+    chosen = _capped_days(p, el, plan, focus) if rng.random() < CAPPED_SHARE else []
+    free = {v for k in chosen for v in plan.routes[k] if p.day_of(plan.start[v]) == day}
+    # Vehicles at work that day that could take a stop freed off a capped carer: in the
+    # model with their stops where they are, so their idle gaps can take it.
+    takers = {k for v in free for k in el.vehicles_of[v] if p.day_of(el.vehicles[k].shift.start) == day}
+    for k in sorted((k for k, veh in enumerate(el.vehicles)
+                     if veh.shift.start < hi and lo < veh.shift.end), key=order):
+        mine = band(k)
+        if k in chosen:
+            continue
+        if chosen and len(free) + len(mine) > COVER_MAX_FREE:
+            if k in takers:
+                chosen.append(k)
+            continue
+        chosen.append(k)
+        free.update(mine)
+    chosen += sorted(takers - set(chosen))
+    chosen_set = set(chosen)
+    free.update(v for v in unassigned if p.visits[v].earliest <= hi and el.latest_of[v] >= lo
+                and any(k in chosen_set for k in el.vehicles_of[v]))
+    _add_partners(p, plan, free)
+    pinned = {v for k in chosen for v in plan.routes[k] if v not in free}
+    visits = free | pinned
+    return Neighbourhood(chosen, sorted(visits), set(must) & visits, pinned, cover_only=True)
+
+
+def _capped_days(p: CompiledProblem, el: Eligibility, plan: Plan, focus: int) -> list[int]:
+    """Vehicles of the focus visit's eligible carers whose daily cap has no room for it that
+    day: their whole day goes free, as only work moved off elsewhere in the day makes room
+    (one of the week's uncovered visits had a single eligible carer, 14 minutes under its
+    cap). From the same 7-out rota, 4 s sub-solves: 4 covered in 21 s with these days free,
+    3 in 58 s without."""
+    vis = p.visits[focus]
+    day = p.day_of(vis.earliest)
+    out: list[int] = []
+    for c in dict.fromkeys(el.vehicles[k].carer for k in el.vehicles_of[focus]):
+        cap = p.carers[c].max_day
+        mine = [k for k, veh in enumerate(el.vehicles) if veh.carer == c]
+        if cap is None or sum(vehicle_work(p, el, k, plan.routes[k], plan.start).get(day, 0)
+                              for k in mine) + vis.duration <= cap:
+            continue
+        out += [k for k in mine if any(p.day_of(plan.start[v]) == day for v in plan.routes[k])]
+    return out
 
 
 def _band_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Random, state: _Adaptive,

@@ -1,0 +1,107 @@
+"""Cover neighbourhoods: CP-SAT re-packs the band around an uncovered visit, coverage alone."""
+
+from __future__ import annotations
+
+import random
+
+from ortools.sat.python import cp_model
+
+from benchmarks.planted import planted
+from optimiser.construct import construct
+from optimiser.domain.compiled import compile_problem
+from optimiser.model import Neighbourhood, build_model, extract
+from optimiser.plan import score, to_solution, vehicle_work
+from optimiser.prune import build_eligibility
+from optimiser.search import _capped_days, _cover_hood, _solve
+from optimiser.solve import SolveOptions
+from optimiser.validate import validate
+
+
+def _tight(carers: int, seed: int):
+    problem, _hidden = planted(carers, 1, seed)  # a hidden rota covers every visit
+    p = compile_problem(problem)
+    el = build_eligibility(p)
+    return p, el, construct(p, el)
+
+
+def _out(p, el, plan) -> list[int]:
+    return [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
+
+
+def test_cover_only_objective_is_the_uncovered_visits_alone() -> None:
+    p, el, plan = _tight(8, 2)
+    assert _out(p, el, plan)  # the greedy strands some visits here
+    ks = list(range(len(el.vehicles)))
+    hood = Neighbourhood(ks, [v.index for v in p.visits], cover_only=True)
+    built = build_model(p, el, plan, hood)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 20
+    assert solver.solve(built.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    new = extract(p, el, plan, built, solver)
+    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+    w = p.problem.weights.unassigned
+    uncovered = sum(p.visits[v].weight * p.visits[v].required for v in _out(p, el, new))
+    # Travel and every other term are left out: the objective is the coverage term exactly.
+    assert solver.objective_value == w * uncovered
+    assert score(p, el, new).travel_minutes > 0
+    assert len(_out(p, el, new)) < len(_out(p, el, plan))
+
+
+def test_cover_hood_frees_the_band_around_an_uncovered_visit_and_covers_more() -> None:
+    p, el, plan = _tight(20, 20)
+    before = len(_out(p, el, plan))
+    assert before
+    rng = random.Random(0)
+    for _ in range(6):
+        if not _out(p, el, plan):
+            break
+        hood = _cover_hood(p, el, plan, rng, frozenset())
+        assert hood.cover_only
+        free = set(hood.visits) - hood.pinned
+        out_in_hood = [v for v in _out(p, el, plan) if v in free]
+        assert out_in_hood  # the focus visit is free to be placed
+        assert all(plan.start.get(v) is not None or v in out_in_hood for v in free)
+        # Stops of chosen vehicles are either free or pinned where they are.
+        assert {v for k in hood.vehicles for v in plan.routes[k]} <= set(hood.visits)
+        new, _proved, _bound = _solve(p, el, plan, hood, SolveOptions(workers=1, seed=0), 3.0)
+        if new is not None and score(p, el, new).total < score(p, el, plan).total:
+            plan = new
+    assert len(_out(p, el, plan)) < before
+    assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
+
+
+def test_a_cap_bound_carer_gets_its_whole_day_freed(monkeypatch) -> None:
+    problem, _hidden = planted(20, 1, 20)
+    p = compile_problem(problem)
+    el = build_eligibility(p)
+    plan = construct(p, el)
+    v = _out(p, el, plan)[0]
+    day = p.day_of(p.visits[v].earliest)
+
+    def day_work(c: int) -> int:
+        return sum(vehicle_work(p, el, k, plan.routes[k], plan.start).get(day, 0)
+                   for k, veh in enumerate(el.vehicles) if veh.carer == c)
+
+    busy = [c for c in dict.fromkeys(el.vehicles[k].carer for k in el.vehicles_of[v]) if day_work(c)]
+    assert len(busy) >= 2
+    capped = busy[0]
+    # The same day with that carer's cap at the minutes it already works: no room for v.
+    carers = [c.model_copy(update={"max_work_minutes_per_day": day_work(i)}) if i == capped
+              else c.model_copy(update={"max_work_minutes_per_day": None})
+              for i, c in enumerate(problem.carers)]
+    p = compile_problem(problem.model_copy(update={"carers": carers}))
+    el = build_eligibility(p)
+    assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
+    ks = _capped_days(p, el, plan, v)
+    assert {el.vehicles[k].carer for k in ks} == {capped}
+    day_stops = {u for k in ks for u in plan.routes[k] if p.day_of(plan.start[u]) == day}
+    assert day_stops
+    monkeypatch.setattr("optimiser.search.CAPPED_SHARE", 1.0)
+    hood = _cover_hood(p, el, plan, random.Random(0), frozenset(), focus=v)
+    free = set(hood.visits) - hood.pinned
+    assert hood.cover_only and v in free
+    assert day_stops <= free  # its whole day, not only the band around v
+    takers = {k for u in day_stops for k in el.vehicles_of[u]
+              if p.day_of(el.vehicles[k].shift.start) == day}
+    assert takers <= set(hood.vehicles)  # every vehicle that could take one of them is in
