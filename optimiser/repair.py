@@ -51,8 +51,16 @@ TRIES = 40
 
 
 def has_uncovered(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
-    """Some visit that a carer could take is not covered."""
-    return any(v.index not in plan.start and el.vehicles_of[v.index] for v in p.visits)
+    """Some visit that a carer could take is not covered (not one pruning already ruled out,
+    such as a double-up with a single eligible carer: every repair burst and cover
+    neighbourhood spent on it would be wasted)."""
+    return bool(uncovered(p, el, plan))
+
+
+def uncovered(p: CompiledProblem, el: Eligibility, plan: Plan) -> list[int]:
+    """The visits `has_uncovered` looks for."""
+    return [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]
+            and not el.reasons[v.index]]
 
 
 def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, seconds: float,

@@ -25,7 +25,7 @@ from optimiser.domain.compiled import CompiledProblem
 from optimiser.model import Neighbourhood, build_model, extract
 from optimiser.plan import Plan, score, vehicle_work
 from optimiser.prune import Eligibility
-from optimiser.repair import cover_more, has_uncovered
+from optimiser.repair import cover_more, has_uncovered, uncovered
 
 if TYPE_CHECKING:
     from optimiser.solve import Result, SolveOptions
@@ -287,7 +287,7 @@ def _cover_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Ran
     full objective at 20 s a visit and 4 with coverage alone at 10 s. The travel it gives up
     is won back by the next neighbourhoods; a result is kept only if the whole objective
     drops. Eligible vehicles come first, then the nearest, up to COVER_MAX_FREE free visits."""
-    unassigned = [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
+    unassigned = uncovered(p, el, plan)
     if focus is None:
         focus = rng.choice(unassigned)
     vis, reach = p.visits[focus], rng.choice(COVER_BANDS)

@@ -10,8 +10,9 @@ from benchmarks.planted import planted
 from optimiser.construct import construct
 from optimiser.domain.compiled import compile_problem
 from optimiser.model import Neighbourhood, build_model, extract
-from optimiser.plan import score, to_solution, vehicle_work
+from optimiser.plan import Plan, score, to_solution, vehicle_work
 from optimiser.prune import build_eligibility
+from optimiser.repair import has_uncovered, uncovered
 from optimiser.search import _capped_days, _cover_hood, _solve
 from optimiser.solve import SolveOptions
 from optimiser.validate import validate
@@ -105,3 +106,23 @@ def test_a_cap_bound_carer_gets_its_whole_day_freed(monkeypatch) -> None:
     takers = {k for u in day_stops for k in el.vehicles_of[u]
               if p.day_of(el.vehicles[k].shift.start) == day}
     assert takers <= set(hood.vehicles)  # every vehicle that could take one of them is in
+
+
+def test_a_visit_pruning_ruled_out_is_not_worth_covering() -> None:
+    """A double-up only one carer may do cannot be covered: no repair burst or cover
+    neighbourhood should be spent on it, while a visit a carer could take still counts."""
+    from optimiser import load_problem
+    from tests.test_solve import carer, client, problem, visit
+
+    data = problem([carer("a", skills=["hoist"]), carer("b")], [client("k")],
+                   [visit("hoist", "k", carers_required=2, skills=["hoist"]),
+                    visit("tea", "k", "11:00", "12:00")])
+    p = compile_problem(load_problem(data))
+    el = build_eligibility(p)
+    hoist, tea = p.visit_index["hoist"], p.visit_index["tea"]
+    assert el.vehicles_of[hoist] and el.reasons[hoist] == ("no_second_carer_free",)
+    plan = Plan.empty(len(el.vehicles))
+    assert uncovered(p, el, plan) == [tea] and has_uncovered(p, el, plan)
+    plan = construct(p, el)
+    assert tea in plan.start and hoist not in plan.start
+    assert uncovered(p, el, plan) == [] and not has_uncovered(p, el, plan)
