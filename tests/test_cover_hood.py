@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import random
 
-from ortools.sat.python import cp_model
-
 from benchmarks.planted import planted
 from optimiser.construct import construct
 from optimiser.domain.compiled import compile_problem
-from optimiser.model import Neighbourhood, build_model, extract
+from optimiser.model import Neighbourhood, build_model
 from optimiser.plan import Plan, score, to_solution, vehicle_work
 from optimiser.prune import build_eligibility
 from optimiser.repair import has_uncovered, uncovered
 from optimiser.search import _capped_days, _cover_hood, _solve
 from optimiser.solve import SolveOptions
 from optimiser.validate import validate
+from tests.test_model import solve_built
 
 
 def _tight(carers: int, seed: int):
@@ -34,17 +33,11 @@ def test_cover_only_objective_is_the_uncovered_visits_alone() -> None:
     assert _out(p, el, plan)  # the greedy strands some visits here
     ks = list(range(len(el.vehicles)))
     hood = Neighbourhood(ks, [v.index for v in p.visits], cover_only=True)
-    built = build_model(p, el, plan, hood)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = 20
-    assert solver.solve(built.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    new = extract(p, el, plan, built, solver)
-    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+    new, solver = solve_built(p, el, plan, build_model(p, el, plan, hood), seconds=20)
     w = p.problem.weights.unassigned
-    uncovered = sum(p.visits[v].weight * p.visits[v].required for v in _out(p, el, new))
+    out_weight = sum(p.visits[v].weight * p.visits[v].required for v in _out(p, el, new))
     # Travel and every other term are left out: the objective is the coverage term exactly.
-    assert solver.objective_value == w * uncovered
+    assert solver.objective_value == w * out_weight
     assert score(p, el, new).travel_minutes > 0
     assert len(_out(p, el, new)) < len(_out(p, el, plan))
 
