@@ -154,13 +154,12 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         remaining = deadline - time.monotonic()
         if remaining < 0.2:
             break
-        seconds = min(state.sub_seconds, remaining - 0.1)
         if work is not None:
             left = budget - sum(work)
             if left < 0.02:
                 break
-            seconds = min(state.sub_seconds, left / DTIME_PER_SECOND)
-        if stall >= REPAIR_AFTER and has_uncovered(p, el, best):
+        out = has_uncovered(p, el, best)
+        if stall >= REPAIR_AFTER and out:
             # The neighbourhoods stopped finding room: an ejection-pool burst moves visits
             # across many carers at once, then the LNS polishes what it changed.
             stall = 0
@@ -177,14 +176,13 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                 rep = _representative_points(p, el, best)
                 improved += 1
             continue
-        cover = has_uncovered(p, el, best) and rng.random() < COVER_HOOD_SHARE
+        cover = out and rng.random() < COVER_HOOD_SHARE
+        cap = COVER_SECONDS if cover else state.sub_seconds
+        seconds = min(cap, remaining - 0.1) if work is None else min(cap, left / DTIME_PER_SECOND)
         hood = _cover_hood(p, el, best, rng, must) if cover else \
             _choose(p, el, best, rng, state, rep, must)
         if hood is None:
             break
-        if cover:
-            seconds = min(COVER_SECONDS, remaining - 0.1) if work is None else \
-                min(COVER_SECONDS, left / DTIME_PER_SECOND)
         t_sub = time.monotonic()
         new, proved, _bound = _solve(p, el, best, hood, options, seconds, work,
                                      wall_cap=remaining - 0.1)

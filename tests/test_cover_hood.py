@@ -24,36 +24,32 @@ def _tight(carers: int, seed: int):
     return p, el, construct(p, el)
 
 
-def _out(p, el, plan) -> list[int]:
-    return [v.index for v in p.visits if v.index not in plan.start and el.vehicles_of[v.index]]
-
-
 def test_cover_only_objective_is_the_uncovered_visits_alone() -> None:
     p, el, plan = _tight(8, 2)
-    assert _out(p, el, plan)  # the greedy strands some visits here
+    assert uncovered(p, el, plan)  # the greedy strands some visits here
     ks = list(range(len(el.vehicles)))
     hood = Neighbourhood(ks, [v.index for v in p.visits], cover_only=True)
     new, solver = solve_built(p, el, plan, build_model(p, el, plan, hood), seconds=20)
     w = p.problem.weights.unassigned
-    out_weight = sum(p.visits[v].weight * p.visits[v].required for v in _out(p, el, new))
+    out_weight = sum(p.visits[v].weight * p.visits[v].required for v in uncovered(p, el, new))
     # Travel and every other term are left out: the objective is the coverage term exactly.
     assert solver.objective_value == w * out_weight
     assert score(p, el, new).travel_minutes > 0
-    assert len(_out(p, el, new)) < len(_out(p, el, plan))
+    assert len(uncovered(p, el, new)) < len(uncovered(p, el, plan))
 
 
 def test_cover_hood_frees_the_band_around_an_uncovered_visit_and_covers_more() -> None:
     p, el, plan = _tight(20, 20)
-    before = len(_out(p, el, plan))
+    before = len(uncovered(p, el, plan))
     assert before
     rng = random.Random(0)
     for _ in range(6):
-        if not _out(p, el, plan):
+        if not uncovered(p, el, plan):
             break
         hood = _cover_hood(p, el, plan, rng, frozenset())
         assert hood.cover_only
         free = set(hood.visits) - hood.pinned
-        out_in_hood = [v for v in _out(p, el, plan) if v in free]
+        out_in_hood = [v for v in uncovered(p, el, plan) if v in free]
         assert out_in_hood  # the focus visit is free to be placed
         assert all(plan.start.get(v) is not None or v in out_in_hood for v in free)
         # Stops of chosen vehicles are either free or pinned where they are.
@@ -61,7 +57,7 @@ def test_cover_hood_frees_the_band_around_an_uncovered_visit_and_covers_more() -
         new, _proved, _bound = _solve(p, el, plan, hood, SolveOptions(workers=1, seed=0), 3.0)
         if new is not None and score(p, el, new).total < score(p, el, plan).total:
             plan = new
-    assert len(_out(p, el, plan)) < before
+    assert len(uncovered(p, el, plan)) < before
     assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
 
 
@@ -70,7 +66,7 @@ def test_a_cap_bound_carer_gets_its_whole_day_freed(monkeypatch) -> None:
     p = compile_problem(problem)
     el = build_eligibility(p)
     plan = construct(p, el)
-    v = _out(p, el, plan)[0]
+    v = uncovered(p, el, plan)[0]
     day = p.day_of(p.visits[v].earliest)
 
     def day_work(c: int) -> int:
