@@ -18,7 +18,7 @@ from optimiser.construct import construct
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Solution
 from optimiser.generate import GeneratorOptions, generate
-from optimiser.plan import Plan, score
+from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import build_eligibility
 from optimiser.solve import PORTFOLIO_MIN_SECONDS, SolveOptions, solve
 
@@ -284,6 +284,36 @@ def test_stalled_local_search_restarts_and_stays_reproducible(
     _plan, spent, stalled = _local(p, el, construct(p, el), options, options.seed,
                                    frozenset(), time.monotonic() + 60)
     assert stalled and 0 < spent < 0.5 * options.time_limit
+
+
+def test_restart_takes_a_fresh_construction_only_when_it_covers_as_much(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even restarts start from a new jittered construction (another basin) when it covers
+    as many visits as the repaired one and every kept visit; else from the repaired one."""
+    import importlib
+    import random
+
+    solve_module = importlib.import_module("optimiser.solve")  # `optimiser.solve` is the function
+
+    p = compile_problem(generate(GeneratorOptions(carers=4, clients=10, seed=3)))
+    el = build_eligibility(p)
+    base = construct(p, el)
+    end = time.monotonic() + 30
+    fresh = solve_module._fresh_start(p, el, base, None, end, random.Random(1), frozenset())
+    assert fresh is not base
+    assert score(p, el, fresh).unassigned <= score(p, el, base).unassigned
+    assert validate(p, to_solution(p, el, fresh, "feasible", 0.0, {})) == []
+    # A kept visit the fresh construction leaves out, or fewer visits covered: the base.
+    monkeypatch.setattr(solve_module, "_construct_once",
+                        lambda *a: Plan.empty(len(el.vehicles)))
+    assert solve_module._fresh_start(p, el, base, None, end, random.Random(1),
+                                     frozenset()) is base
+    monkeypatch.undo()
+    kept = frozenset({next(iter(base.start))})
+    monkeypatch.setattr(solve_module, "_construct_once", lambda *a: Plan(
+        [[v for v in r if v not in kept] for r in base.routes],
+        {v: t for v, t in base.start.items() if v not in kept}))
+    assert solve_module._fresh_start(p, el, base, None, end, random.Random(1), kept) is base
 
 
 @ALONE
