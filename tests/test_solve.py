@@ -317,6 +317,34 @@ def test_restart_takes_a_fresh_construction_only_when_it_covers_as_much(
 
 
 @ALONE
+def test_restarts_from_fresh_constructions_stay_reproducible(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lateness penalised, every visit in from construction: even restarts take fresh
+    constructions, and one worker still gives the same rota twice."""
+    import importlib
+
+    solve_module = importlib.import_module("optimiser.solve")
+    doc = generate(GeneratorOptions(carers=6, clients=10, seed=1)).model_copy(
+        update={"lateness": "penalised"})
+    p = compile_problem(doc)
+    taken: list[bool] = []
+    real = solve_module._fresh_start
+
+    def spy(p: CompiledProblem, el: Any, base: Plan, *rest: Any) -> Plan:
+        out = real(p, el, base, *rest)
+        taken.append(out is not base)
+        return out
+
+    monkeypatch.setattr(solve_module, "_fresh_start", spy)
+    options = SolveOptions(time_limit=4, workers=1, seed=2, full_model_max_visits=0)
+    a = solve(p, options)
+    assert any(taken)
+    b = solve(p, options)
+    assert validate(p, a) == [] and a.metrics.visits_assigned == len(p.visits)
+    assert [r.model_dump() for r in a.routes] == [r.model_dump() for r in b.routes]
+
+
+@ALONE
 @pytest.mark.parametrize("in_thread", [False, True], ids=["forked", "spawned-from-a-thread"])
 def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
         provider_day: CompiledProblem, caplog: pytest.LogCaptureFixture, in_thread: bool) -> None:
