@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import logging
@@ -23,6 +24,8 @@ from optimiser.prune import build_eligibility
 from optimiser.solve import PORTFOLIO_MIN_SECONDS, SolveOptions, solve
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: The module, for monkeypatching its helpers (`optimiser.solve` is the package's function).
+solve_module = importlib.import_module("optimiser.solve")
 
 
 def example() -> dict[str, Any]:
@@ -290,10 +293,7 @@ def test_restart_takes_a_fresh_construction_only_when_it_covers_as_much(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Even restarts start from a new jittered construction (another basin) when it covers
     as many visits as the repaired one and every kept visit; else from the repaired one."""
-    import importlib
     import random
-
-    solve_module = importlib.import_module("optimiser.solve")  # `optimiser.solve` is the function
 
     p = compile_problem(generate(GeneratorOptions(carers=4, clients=10, seed=3)))
     el = build_eligibility(p)
@@ -321,9 +321,6 @@ def test_restarts_from_fresh_constructions_stay_reproducible(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Lateness penalised, every visit in from construction: even restarts take fresh
     constructions, and one worker still gives the same rota twice."""
-    import importlib
-
-    solve_module = importlib.import_module("optimiser.solve")
     doc = generate(GeneratorOptions(carers=6, clients=10, seed=1)).model_copy(
         update={"lateness": "penalised"})
     p = compile_problem(doc)
