@@ -294,11 +294,12 @@ def _cover_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Ran
     lo, hi = vis.earliest - reach, el.latest_of[focus] + vis.duration + reach
     drive, able = p.travel.for_mode("drive"), set(el.vehicles_of[focus])
 
-    def band(k: int) -> list[int]:
-        return [v for v in plan.routes[k] if lo <= plan.start[v] <= hi]
+    # Each at-work vehicle's stops in the band, once (the ordering and the loop both read them).
+    band = {k: [v for v in plan.routes[k] if lo <= plan.start[v] <= hi]
+            for k, veh in enumerate(el.vehicles) if veh.shift.start < hi and lo < veh.shift.end}
 
     def order(k: int) -> tuple[bool, float]:
-        pts = [p.visits[v].point for v in band(k)] or [_rep_point(p, el, plan, k)]
+        pts = [p.visits[v].point for v in band[k]] or [_rep_point(p, el, plan, k)]
         return k not in able, min(int(drive[vis.point, q]) for q in pts) + rng.random()
 
     day = p.day_of(vis.earliest)
@@ -318,11 +319,10 @@ def _cover_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Ran
     could = Counter(k for v in free for k in el.vehicles_of[v]
                     if k not in chosen and p.day_of(el.vehicles[k].shift.start) == day)
     takers = {k for k, _n in sorted(could.items(), key=lambda kn: (-kn[1], kn[0]))[:COVER_TAKERS]}
-    for k in sorted((k for k, veh in enumerate(el.vehicles)
-                     if veh.shift.start < hi and lo < veh.shift.end), key=order):
-        mine = band(k)
+    for k in sorted(band, key=order):
         if k in chosen:
             continue
+        mine = band[k]
         if chosen and len(free) + len(mine) > COVER_MAX_FREE:
             if k in takers:
                 chosen.append(k)
