@@ -603,9 +603,9 @@ class Builder:
         lower bound) and one is handed out once no unpriced place can undercut it. Callers
         take the first that passes `placement_ok`, usually the first: pricing a fixed dozen
         up front re-timed routes for places never used (a quarter of a ruin step on HHCRSP
-        G1). The bound fails only where a place pulls a late predecessor earlier (a saving),
-        so such a place can come later than its price; the exact objective change still
-        decides a move."""
+        G1). Pushing can only add lateness, so the bound holds, except where a place pulls
+        a late stop before it earlier, or moves a stop with a preferred start: such places
+        are priced up front."""
         w, vis = self.p.problem.weights, self.p.visits[v]
         if vis.preferred is None or not w.preferred_start_minute:  # `time_cost`, inlined
             late, latest = w.lateness_minute, vis.latest  # (a million calls in 1,500 G1 steps)
@@ -616,8 +616,19 @@ class Builder:
         if not self.push_late:
             yield from ranked
             return
+        saving: dict[int, int] = {}  # vehicle -> first position where a place may save
         priced: list[tuple[int, int, int, Gap, int]] = []
+        lazy = []
         for i, (gap, cost) in enumerate(ranked):
+            k = gap.vehicle
+            if k not in saving:
+                saving[k] = self._first_saving(k)
+            if gap.position >= saving[k]:
+                priced.append((cost + self.start_cost(gap, v, gap.lo), gap.lo, i, gap, cost))
+            else:
+                lazy.append((i, gap, cost))
+        heapq.heapify(priced)
+        for i, gap, cost in lazy:
             bound = (cost + self.time_cost(v, gap.lo), gap.lo, i)
             while priced and priced[0][:3] < bound:
                 _, _, _, g, c = heapq.heappop(priced)
@@ -626,6 +637,19 @@ class Builder:
         while priced:
             _, _, _, g, c = heapq.heappop(priced)
             yield g, c
+
+    def _first_saving(self, k: int) -> int:
+        """First position of route k where an insertion's re-timing may lower the objective:
+        after its first late stop (pulled earlier), anywhere if a stop has a weighted
+        preferred start (moved towards it); else past the end."""
+        visits, start, route = self.p.visits, self.plan.start, self.plan.routes[k]
+        if self.p.problem.weights.preferred_start_minute and any(
+                visits[u].preferred is not None for u in route):
+            return 0
+        for i, u in enumerate(route):
+            if start[u] > visits[u].latest:
+                return i + 1
+        return len(route) + 1
 
     def _distinct(self, slots: list[int], options: dict[int, list[tuple[int, Gap]]]
                   ) -> list[tuple[int, Gap]] | None:

@@ -163,6 +163,28 @@ def test_incremental_delta_is_exact_when_lateness_is_penalised(late) -> None:
     assert validate(p, to_solution(p, el, b.plan, "feasible", 0.0, {})) == []
 
 
+def test_lazy_ranking_hands_out_places_in_full_price_order(late) -> None:
+    """Places are re-timed (priced in full) only when no unpriced place can undercut them:
+    the lazy order must be the order a full pricing of every place gives, cheapest first."""
+    p, el, plan = late
+    b = Builder(p, el, plan)
+    singles = [g[0] for g in groups(p) if len(g) == 1 and p.visits[g[0]].required == 1
+               and g[0] in b.plan.start]
+    checked = pushed = 0
+    for v in random.Random(3).sample(singles, 40):
+        before, touched = b.plan.copy(), set(b.vehicles_doing(v))
+        b.take_out([v])
+        b._top = None
+        cands = b.places(v, el.vehicles_of[v], *b.bounds(v), late=True)
+        full = sorted((cost + b.start_cost(gap, v, gap.lo), gap.lo) for gap, cost in cands)
+        lazy = [(cost + b.start_cost(gap, v, gap.lo), gap.lo) for gap, cost in b._ranked(v, cands)]
+        assert [price for price, _ in lazy] == [price for price, _ in full]
+        pushed += sum(b._pushes(gap, v, gap.lo) for gap, _ in cands)
+        checked += len(cands) > 1
+        b.restore(before, touched)
+    assert checked > 30 and pushed > 0
+
+
 def test_insertion_pushes_a_neighbour_late_when_lateness_is_penalised() -> None:
     """One carer, two hour-long calls both due to start at 08:00: with lateness forbidden
     only one goes in; penalised, the second goes in too, late."""
