@@ -374,19 +374,15 @@ class Builder:
 
     def places(self, v: int, vehicles: Iterable[int], lo: int, hi: int, late: bool = False
                ) -> list[tuple[Gap, int]]:
-        """v's gaps on `vehicles` inside [lo, hi], each with `slot_cost`. The carer's part of
-        the price is the same for all of a vehicle's gaps, so it is priced once a vehicle."""
+        """v's gaps on `vehicles` inside [lo, hi], each with its price without the start-time
+        terms (travel added, plus `carer_cost`). The carer's part is the same for all of a
+        vehicle's gaps, so it is priced once a vehicle."""
         wt = self.p.problem.weights.travel_minute
         out = []
         for k in vehicles:
             own = self.carer_cost(k, v)
             out += [(g, own + wt * g.delta_travel) for g in self.gaps(k, v, lo, hi, late)]
         return out
-
-    def slot_cost(self, gap: Gap, v: int) -> int:
-        """Objective increase (without the start-time terms) of doing v in this gap."""
-        return self.p.problem.weights.travel_minute * gap.delta_travel \
-            + self.carer_cost(gap.vehicle, v)
 
     def carer_cost(self, k: int, v: int) -> int:
         """Continuity and preference terms of vehicle k's carer doing v."""
@@ -605,7 +601,7 @@ class Builder:
         up front re-timed routes for places never used (a quarter of a ruin step on HHCRSP
         G1). Pushing can only add lateness, so the bound holds, except where a place pulls
         a late stop before it earlier, or moves a stop with a preferred start: such places
-        are priced up front."""
+        are priced up front. The plan must not change while the places are read."""
         w, vis = self.p.problem.weights, self.p.visits[v]
         if vis.preferred is None or not w.preferred_start_minute:  # `time_cost`, inlined
             late, latest = w.lateness_minute, vis.latest  # (a million calls in 1,500 G1 steps)
@@ -618,7 +614,7 @@ class Builder:
             return
         saving: dict[int, int] = {}  # vehicle -> first position where a place may save
         priced: list[tuple[int, int, int, Gap, int]] = []
-        lazy = []
+        lazy: list[tuple[int, Gap, int]] = []
         for i, (gap, cost) in enumerate(ranked):
             k = gap.vehicle
             if k not in saving:
