@@ -362,3 +362,20 @@ def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
     objectives = json.loads(lines[0].split("objectives ")[1])
     assert out[0].metrics.objective == min(objectives)
     assert out[0].solve_seconds <= 1.1 * options.time_limit
+
+
+def test_construction_restarts_are_few_where_lateness_is_only_penalised() -> None:
+    """All cores: lateness-penalised problems get one worker's fixed four construction
+    restarts (none after a slow construction); where lateness is forbidden, as many as fit
+    in 5% of the limit (None)."""
+    doc = generate(GeneratorOptions(carers=6, clients=10, seed=1))
+    strict = compile_problem(doc)
+    late = compile_problem(doc.model_copy(update={"lateness": "penalised"}))
+    restarts = solve_module.construction_restarts
+    for workers in (0, 2):
+        all_cores = SolveOptions(time_limit=30, workers=workers)
+        assert restarts(late, all_cores, 0.05) == 4
+        assert restarts(late, all_cores, 1.0) == 0
+        assert restarts(strict, all_cores, 0.05) is None
+    one = SolveOptions(time_limit=30, workers=1)
+    assert restarts(strict, one, 0.05) == 4 and restarts(strict, one, 1.0) == 0
