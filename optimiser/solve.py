@@ -146,7 +146,9 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # Fork when this is the only thread: no imports or pickling, and scripts without a
     # `__main__` guard work. Spawn otherwise (the API's solve threads), as forking a
     # threaded process can copy a held lock.
-    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    _settle_earlier_pools(min(PORTFOLIO_SETTLE_SECONDS, 0.05 * options.time_limit))
+    alone = threading.active_count() == 1
+    context = multiprocessing.get_context("fork" if alone else "spawn")
     pool = ProcessPoolExecutor(max_workers=members - 1, mp_context=context)
     futures: list[Future[Result]] = []
     try:
@@ -166,12 +168,31 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         # the deadline. The pool's own thread reaps them (callers that count their memory in
         # RUSAGE_CHILDREN join `multiprocessing.active_children()` first, as the bench does).
         pool.shutdown(wait=False, cancel_futures=True)
+        if alone:  # every other thread now is the pool's (some start after `submit`)
+            _POOL_THREADS.extend(t for t in threading.enumerate()
+                                 if t is not threading.current_thread())
     from optimiser.search import plan_key
 
     must = _must(p, options)
     keys = [plan_key(p, el, r.plan, must) for r in results]  # one score each
     log.info("portfolio: %d searches, objectives %s", len(results), [k[1] for k in keys])
     return min(zip(results, keys, strict=True), key=lambda rk: (not rk[0].optimal, rk[1]))[0]
+
+
+#: The threads earlier portfolios' pools started (their manager threads): they outlive the
+#: solve while members exit, so a script's next solve would see a second thread and spawn,
+#: and spawning from a script without a `__main__` guard re-runs the script in each member
+#: (they failed, and the portfolio ran one search). Joined, up to this many seconds, first.
+_POOL_THREADS: list[threading.Thread] = []
+PORTFOLIO_SETTLE_SECONDS = 1.0
+
+
+def _settle_earlier_pools(seconds: float) -> None:
+    """Wait up to `seconds` for earlier portfolios' pool threads to end (see _POOL_THREADS)."""
+    end = time.monotonic() + seconds
+    for thread in list(_POOL_THREADS):
+        thread.join(max(0.0, end - time.monotonic()))
+    _POOL_THREADS[:] = [t for t in _POOL_THREADS if t.is_alive()]
 
 
 def _must(p: CompiledProblem, options: SolveOptions) -> frozenset[int]:

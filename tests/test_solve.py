@@ -6,7 +6,10 @@ import importlib
 import itertools
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -362,6 +365,33 @@ def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
     objectives = json.loads(lines[0].split("objectives ")[1])
     assert out[0].metrics.objective == min(objectives)
     assert out[0].solve_seconds <= 1.1 * options.time_limit
+
+
+SCRIPT_SOLVING_TWICE = """
+from optimiser import compile_problem, validate
+from optimiser.generate import GeneratorOptions, generate
+from optimiser.solve import PORTFOLIO_MIN_SECONDS, SolveOptions, solve
+p = compile_problem(generate(GeneratorOptions(carers=8, clients=20, days=1, seed=4)))
+for seed in (0, 1):
+    s = solve(p, SolveOptions(time_limit=PORTFOLIO_MIN_SECONDS, workers=2, seed=seed))
+    print(len(validate(p, s)), s.metrics.visits_assigned)
+"""
+
+
+@ALONE
+def test_a_script_without_main_guard_solves_twice_with_a_full_portfolio(tmp_path: Path) -> None:
+    """A script (no `__main__` guard) that solves one problem after another: the second
+    solve forks its portfolio too, once the first one's pool threads have ended. It used to
+    spawn, which re-ran the script in the member: a traceback and one search, not two."""
+    script = tmp_path / "twice.py"
+    script.write_text(SCRIPT_SOLVING_TWICE)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "dropped" not in done.stderr, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert len(rows) == 2 and all(broken == "0" and int(n) > 0 for broken, n in rows)
 
 
 def test_construction_restarts_are_few_where_lateness_is_only_penalised() -> None:
