@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
+import time
 
 from benchmarks.planted import planted
 from optimiser.construct import construct
 from optimiser.domain.compiled import compile_problem
+from optimiser.generate import GeneratorOptions, generate
 from optimiser.model import Neighbourhood, build_model
 from optimiser.plan import Plan, score, to_solution, vehicle_work
 from optimiser.prune import build_eligibility
 from optimiser.repair import has_uncovered, uncovered
-from optimiser.search import COVER_TAKERS, _capped_days, _cover_hood, _solve
+from optimiser.search import COVER_ORPHANS, COVER_TAKERS, _capped_days, _cover_hood, _solve
 from optimiser.solve import SolveOptions
 from optimiser.validate import validate
 from tests.test_model import solve_built
@@ -116,3 +118,41 @@ def test_a_visit_pruning_ruled_out_is_not_worth_covering() -> None:
     plan = construct(p, el)
     assert tea in plan.start and hoist not in plan.start
     assert uncovered(p, el, plan) == [] and not has_uncovered(p, el, plan)
+
+
+def _overloaded():
+    """A day with far more calls than carers: most visits stay out whatever the search does."""
+    p = compile_problem(generate(GeneratorOptions(carers=12, clients=90, days=1, seed=5,
+                                                  demand_ratio=3.0)))
+    el = build_eligibility(p)
+    return p, el, construct(p, el)
+
+
+def test_cover_hood_takes_in_its_focus_and_only_the_nearest_other_orphans() -> None:
+    """On an overloaded day every orphan meeting the band used to join: hundreds of free
+    visits, whose model build alone outlasted the time limit."""
+    p, el, plan = _overloaded()
+    out = uncovered(p, el, plan)
+    focus = out[0]
+    hood = _cover_hood(p, el, plan, random.Random(1), frozenset(), focus=focus)
+    orphans = {v for v in hood.visits if v not in plan.start}
+    vis, chosen = p.visits[focus], set(hood.vehicles)
+    meeting = [v for v in out if p.visits[v].earliest <= el.latest_of[focus] + vis.duration + 45
+               and el.latest_of[v] >= vis.earliest - 45 and chosen & set(el.vehicles_of[v])]
+    assert len(meeting) > 2 * COVER_ORPHANS  # so the cap is what keeps the hood small
+    assert focus in orphans
+    # The focus and its nearest others, with the 0-0 partners that must come along.
+    assert len(orphans) <= 2 * COVER_ORPHANS
+
+
+def test_a_neighbourhood_solve_ends_by_its_deadline_whatever_its_seconds() -> None:
+    """CP-SAT gets what is left of the deadline once the model is built, not the seconds
+    it was given before the build."""
+    p, el, plan = _overloaded()
+    hood = Neighbourhood(list(range(len(el.vehicles))), [v.index for v in p.visits])
+    t0 = time.monotonic()
+    new, proved, _bound = _solve(p, el, plan, hood, SolveOptions(workers=2, seed=0), 60.0,
+                                 deadline=t0 + 2.0)
+    assert not proved and time.monotonic() - t0 < 2.5
+    if new is not None:
+        assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
