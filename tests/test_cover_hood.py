@@ -128,7 +128,7 @@ def _overloaded():
     return p, el, construct(p, el)
 
 
-def test_cover_hood_takes_in_its_focus_and_only_the_nearest_other_orphans() -> None:
+def test_cover_hood_takes_in_its_focus_and_at_most_a_few_other_orphans() -> None:
     """On an overloaded day every orphan meeting the band used to join: hundreds of free
     visits, whose model build alone outlasted the time limit."""
     p, el, plan = _overloaded()

@@ -368,10 +368,12 @@ def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
 
 
 SCRIPT_SOLVING_TWICE = """
+import logging
 from optimiser import compile_problem, validate
 from optimiser.generate import GeneratorOptions, generate
 from optimiser.solve import PORTFOLIO_MIN_SECONDS, SolveOptions, solve
 p = compile_problem(generate(GeneratorOptions(carers=8, clients=20, days=1, seed=4)))
+logging.basicConfig(level=logging.INFO, format="%(message)s")
 for seed in (0, 1):
     s = solve(p, SolveOptions(time_limit=PORTFOLIO_MIN_SECONDS, workers=2, seed=seed))
     print(len(validate(p, s)), s.metrics.visits_assigned)
@@ -390,6 +392,7 @@ def test_a_script_without_main_guard_solves_twice_with_a_full_portfolio(tmp_path
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "dropped" not in done.stderr, done.stderr
+    assert done.stderr.count("portfolio: 2 searches") == 2, done.stderr
     rows = [line.split() for line in done.stdout.splitlines()]
     assert len(rows) == 2 and all(broken == "0" and int(n) > 0 for broken, n in rows)
 
