@@ -60,7 +60,7 @@ class Builder:
                         or p.carers[veh.carer].max_total is not None for veh in el.vehicles]
         self._slack: dict[tuple[int, bool], tuple[Hashable, tuple[list[int], list[int]]]] = {}
         n = len(p.point_keys)
-        self.rows = {m: (mat.tolist() if n <= 4000 else mat) for m, mat in p.travel.minutes.items()}
+        self.rows = p.travel.rows if n <= 4000 else dict(p.travel.minutes)
         # Each vehicle's own matrix, looked up once: `t` runs millions of times a search.
         self._mat = [self.rows.get(p.carers[veh.carer].mode, self.rows["drive"])
                      for veh in el.vehicles]
