@@ -109,11 +109,11 @@ def build_eligibility(p: CompiledProblem) -> Eligibility:
                     passing.append(carer)
                 else:
                     deepest = max(deepest, _CASCADE.index(why) - 1)
-            verdict = verdicts[key] = (deepest, passing)
-        best = verdict[0]  # deepest stage of the cascade any carer passed
+            # A carer passing every carer-level rule: a shift is what is missing.
+            verdict = verdicts[key] = (max(deepest, 2) if passing else deepest, passing)
+        best, passing = verdict  # deepest stage of the cascade any carer passed
         ok: list[int] = []
-        for carer in verdict[1]:
-            best = max(best, 2)  # passed every carer-level rule: a shift is what is missing
+        for carer in passing:
             for veh in by_carer.get(carer.index, []):
                 why = vehicle_may_serve(p, carer, veh.shift, v, latest_of[v.index])
                 if why is None:

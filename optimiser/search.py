@@ -138,9 +138,8 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     # the job (on one worker they found full covers the whole model missed). With one
     # worker the share comes from the limit, not the clock, so runs repeat.
     share = 0.4 * options.time_limit if options.workers == 1 else 0.5 * remaining
-    if whole and share >= 2 * WHOLE_BUILD_SECONDS_PER_PAIR * sum(
-            len(el.vehicles_of[v]) for v in coverable):  # the build estimate, only when asked
-        hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
+    hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must)) if whole else None
+    if hood is not None and share >= 2 * _build_seconds(el, hood):
         new, proved, bound = _solve(p, el, plan, hood, options, share, work,
                                     deadline=deadline - 0.1)
         if new is not None and plan_key(p, el, new, must) <= plan_key(p, el, plan, must):
