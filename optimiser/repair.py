@@ -23,8 +23,7 @@ from collections import defaultdict
 
 from optimiser.construct import Builder, groups
 from optimiser.domain.compiled import CompiledProblem
-from optimiser.local import STEPS_PLACES_PER_SECOND as RUIN_PLACES_PER_SECOND
-from optimiser.local import cover_ruin, steps_per_second
+from optimiser.local import STEP_COST, StepCost, cover_ruin, steps_per_second
 from optimiser.plan import Plan
 from optimiser.prune import Eligibility
 
@@ -40,7 +39,7 @@ RESTART = 300
 #: Pool steps a second when runs must be reproducible (one worker), as insertion places
 #: scanned a second (see `optimiser.local.steps_per_second`): about half the rate measured
 #: on planted days and weeks.
-STEPS_PLACES_PER_SECOND = 20_000
+POOL_COST = StepCost(20_000)
 #: Uncovered visits above the best before the walk restarts from the best.
 DRIFT = 2
 #: A visit just placed cannot be evicted again for this many steps (+ up to as many more at
@@ -76,8 +75,8 @@ def cover_more(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
     keep = frozenset(v for v in must if v in plan.start)
     # The rate walks every visit's eligible vehicles: only one worker's budget needs it,
     # and the LNS calls this on every burst.
-    rate = steps_per_second(p, el, plan, RUIN_PLACES_PER_SECOND if ruin
-                            else STEPS_PLACES_PER_SECOND) if reproducible else None
+    rate = steps_per_second(p, el, plan, STEP_COST if ruin else POOL_COST) \
+        if reproducible else None
     steps = int(rate * seconds) if rate is not None else 10**9
     if ruin:
         return cover_ruin(p, el, plan, deadline, rng, keep, steps)

@@ -20,8 +20,8 @@ from optimiser.construct import construct, without_half_pairs
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import Problem, Solution
 from optimiser.local import (
-    MOVES_PLACES_PER_SECOND,
-    STEPS_PLACES_PER_SECOND,
+    MOVE_COST,
+    STEP_COST,
     relocate,
     ruin_recreate,
     steps_per_second,
@@ -297,8 +297,9 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
 #: construction where construction needs no repair (`_fresh_start`).
 RESTART_LEFT = 0.5
 #: One worker: a restart counts its steps' seconds this many times over (C1's restarts ran
-#: 1.33 wall seconds for 0.95 counted: small instances run below the budgets' rates), so a
-#: reproducible run still ends on its budgets, not the clock.
+#: 1.33 wall seconds for 0.95 counted before steps counted their overhead, see
+#: `optimiser.local.MOVE_COST`; kept as headroom for a loaded host), so a reproducible run
+#: still ends on its budgets, not the clock.
 RESTART_CHARGE = 1.5
 #: Seed offset between restarts (portfolio members use the next seeds).
 RESTART_SEED_STEP = 1000
@@ -346,14 +347,14 @@ def _local(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOption
     """Relocation then ruin and recreate; the plan, the seconds of the limit they count
     as spent (one worker: steps over their rates) and whether the ruin stalled early."""
     spent, stalled, t0 = 0.0, False, time.monotonic()
-    for phase, fraction, places in ((relocate, LOCAL_SHARE, MOVES_PLACES_PER_SECOND),
-                                    (ruin_recreate, RUIN_SHARE, STEPS_PLACES_PER_SECOND)):
+    for phase, fraction, cost in ((relocate, LOCAL_SHARE, MOVE_COST),
+                                  (ruin_recreate, RUIN_SHARE, STEP_COST)):
         if phase is ruin_recreate and not has_uncovered(p, el, plan):
             fraction = RUIN_SHARE_COVERED
         share = fraction * options.time_limit
         # One worker: a step budget, not the clock, ends the phase, so runs repeat. (The
         # rate walks every visit's eligible vehicles: only that budget needs it.)
-        rate = steps_per_second(p, el, plan, places) if options.workers == 1 else None
+        rate = steps_per_second(p, el, plan, cost) if options.workers == 1 else None
         steps = int(rate * share) if rate is not None else 10**9
         used: list[int] = []
         # (Its clock is then only the safety stop at `end`, so a loaded machine repeats too.)
