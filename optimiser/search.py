@@ -160,7 +160,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
     # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
     budget = DETERMINISTIC_SHARE * options.time_limit
-    stop = "clock"  # why the search ended, logged: one worker should end on its budget
+    ended = "clock"  # why the search ended, logged: one worker should end on its budget
     while True:
         remaining = deadline - time.monotonic()
         if remaining < 0.2:
@@ -168,7 +168,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         if work is not None:
             left = budget - sum(work)
             if left < 0.02:
-                stop = "budget"
+                ended = "budget"
                 break
         out = has_uncovered(p, el, best)
         if stall >= REPAIR_AFTER and out:
@@ -194,7 +194,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         hood = _cover_hood(p, el, best, rng, must) if cover else \
             _choose(p, el, best, rng, state, rep, must)
         if hood is None:
-            stop = "lack of a neighbourhood"
+            ended = "lack of a neighbourhood"
             break
         if _build_seconds(el, hood) > remaining:
             break  # its model alone would outlast the limit (the build is outside CP-SAT's)
@@ -221,7 +221,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             state.update(proved)
     log.info("LNS: %d neighbourhoods, %d improvements, objective %s, deterministic work %s, "
              "stopped by the %s", iterations, improved, best_score,
-             None if work is None else round(sum(work), 2), stop)
+             None if work is None else round(sum(work), 2), ended)
     return best
 
 
