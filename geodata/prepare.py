@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from geodata.cache import cache_dir
 from geodata.geocode import GeocodeError, Geocoder, GeocoderConfig
 from geodata.localities import index_from_problem
-from geodata.matrix import DEFAULT_MAX_SNAP_M, SnapError, network_travel
 from geodata.postcodes import PostcodeError, lookup
-from geodata.sources import NetworkFileError, cache_dir, open_network
 from optimiser.domain.compiled import problem_points
 from optimiser.domain.documents import Carer, Location, Problem
 from optimiser.domain.errors import DocumentError, FieldError
@@ -145,6 +144,11 @@ def osm_travel(problem: Problem) -> TravelMatrices:
     leg from a location to its network. travel.speed_kmh sets walk, cycle and
     public_transport speeds; drive speeds come from the map (maxspeed, UK table).
     """
+    # Here, not at module level: scipy's graph and KD-tree modules took half a second
+    # of every `carerota solve`, which on the default (haversine) travel never needs them.
+    from geodata.matrix import DEFAULT_MAX_SNAP_M, SnapError, network_travel
+    from geodata.sources import NetworkFileError, open_network
+
     travel = problem.travel
     if not travel.path:
         raise DocumentError([FieldError("travel.path", "required when travel.source is 'osm'")])

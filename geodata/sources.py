@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geodata.cache import CACHE_ENV, cache_dir  # noqa: F401  (CACHE_ENV re-exported)
 from geodata.network import (
     BUILD_VERSION,
     Network,
@@ -35,17 +36,9 @@ from geodata.rules import MODES
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "CAREROTA_CACHE_DIR"
-
 
 class NetworkFileError(ValueError):
     """A network file is missing, unreadable or holds no usable way (message says which)."""
-
-
-def cache_dir() -> Path:
-    """`$CAREROTA_CACHE_DIR`, else ~/.cache/carerota."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "carerota"
 
 
 def kind_of(path: Path) -> str:

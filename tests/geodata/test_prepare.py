@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,13 @@ def test_postcodes_resolved_in_prepare_and_unknown_ones_named() -> None:
         prepare(load_problem(bad))
     assert [str(e) for e in info.value.errors] == [
         "clients[2].location.postcode: unknown postcode 'ZZ1 1ZZ'"]
+
+
+def test_preparing_haversine_travel_loads_no_map_modules() -> None:
+    """Every `carerota solve` prepares its problem; only OSM travel needs the network and
+    matrix modules (scipy's graph and KD-tree: half a second of each CLI call)."""
+    code = ("import sys, geodata.prepare; "
+            "print(sorted(m for m in ('geodata.matrix', 'geodata.sources', 'geodata.network', "
+            "'scipy.sparse.csgraph', 'scipy.spatial') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
