@@ -22,6 +22,7 @@ from optimiser.domain.documents import Problem, Solution
 from optimiser.local import (
     MOVE_COST,
     STEP_COST,
+    crossover,
     relocate,
     ruin_recreate,
     steps_per_second,
@@ -252,6 +253,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     restart_end = end if options.workers == 1 else \
         deadline - RESTART_LEFT * options.time_limit / 2
     best_key = plan_key(p, el, repaired, must)
+    others: list[Plan] = []  # other local optima, for crossover children (CROSSOVER_POOL)
     while stalled and len(p.visits) > options.full_model_max_visits \
             and left > RESTART_LEFT * options.time_limit and time.monotonic() < restart_end:
         restart += 1
@@ -259,18 +261,25 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         # Odd restarts go on from the best so far (never worse: only gains are kept),
         # even ones from another basin: a fresh construction, or the repaired one.
         origin = repaired
-        if not restart % 2:
-            t_fresh = time.monotonic()
+        t_fresh = time.monotonic()
+        if restart % FRESH_EVERY == 1:
             origin = _fresh_start(p, el, base, start, end, rng, keep) if fresh else base
-            if options.workers != 1:  # one worker: not charged, so runs repeat
-                left -= time.monotonic() - t_fresh
+        else:
+            for _try in range(3 if others else 0):  # a child may not fit: another centre
+                child = crossover(p, el, repaired, rng.choice(others), rng, keep)
+                if child is not None:
+                    origin = child
+                    break
+        if options.workers != 1:  # one worker: not charged, so runs repeat
+            left -= time.monotonic() - t_fresh
         other, spent, stalled = _local(p, el, origin, options, seed, keep, restart_end)
         # At least a hundredth of the limit each, so a search that takes no steps ends.
         left -= max(0.01 * options.time_limit,
                     RESTART_CHARGE * spent if options.workers == 1 else spent)
         other_key = plan_key(p, el, other, must)
         if other_key < best_key:
-            repaired, best_key = other, other_key
+            other, repaired, best_key = repaired, other, other_key
+        others = [*others, other][-CROSSOVER_POOL:]
     if restart:
         log.debug("%d restarts of the local search", restart)
     # One worker: the neighbourhoods' deterministic budget covers what the local phases
@@ -301,6 +310,13 @@ RESTART_LEFT = 0.5
 #: `optimiser.local.MOVE_COST`; kept as headroom for a loaded host), so a reproducible run
 #: still ends on its budgets, not the clock.
 RESTART_CHARGE = 1.5
+#: Local optima kept for crossover (`optimiser.local.crossover`): odd restarts go on from a
+#: child of the best and one of these (the last ones the restarts left behind), not from
+#: the best itself, where ruin and recreate stalled at once.
+CROSSOVER_POOL = 3
+#: Every this many restarts, from the first, one starts from another basin (a fresh
+#: construction, or the repaired one); the others go on from crossover children.
+FRESH_EVERY = 4
 #: Seed offset between restarts (portfolio members use the next seeds).
 RESTART_SEED_STEP = 1000
 

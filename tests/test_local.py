@@ -12,7 +12,7 @@ import pytest
 from optimiser.construct import Builder, construct, groups
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.generate import GeneratorOptions, generate
-from optimiser.local import _delta, _strings, cover_ruin, relocate, ruin_recreate
+from optimiser.local import _delta, _strings, cover_ruin, crossover, relocate, ruin_recreate
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.validate import validate
@@ -115,6 +115,30 @@ def test_ruin_and_recreate_keeps_kept_visits_and_repeats(week) -> None:
     carers, new_carers = plan.carers_of(), a.carers_of()
     assert all(sorted(new_carers[v]) == sorted(carers[v]) for v in keep)
     assert validate(p, to_solution(p, el, a, "feasible", 0.0, {})) == []
+
+
+def test_crossover_children_keep_what_their_parents_agree_on(week) -> None:
+    """A child re-inserts only groups its parents place on different carers; it keeps every
+    rule, every visit its first parent covers and the kept visits' carers."""
+    p, el, plan = week
+    local = relocate(p, el, plan, time.monotonic() + 60, random.Random(0))
+    a, b = (ruin_recreate(p, el, local, time.monotonic() + 60, random.Random(seed),
+                          max_iterations=300) for seed in (1, 2))
+    carers_a, carers_b = a.carers_of(), b.carers_of()
+    agreed = [v for g in groups(p) if g[0] in a.start
+              and sorted(carers_a[g[0]]) == sorted(carers_b.get(g[0], ())) for v in g]
+    keep = frozenset(sorted(a.start)[::5])
+    assert len(agreed) < len(a.start)  # the two optima differ somewhere
+    children = [crossover(p, el, a, b, random.Random(seed), keep) for seed in range(6)]
+    made = [c for c in children if c is not None]
+    assert made
+    for child in made:
+        assert validate(p, to_solution(p, el, child, "feasible", 0.0, {})) == []
+        assert set(a.start) <= set(child.start)
+        carers = child.carers_of()
+        assert all(sorted(carers[v]) == sorted(carers_a[v]) for v in [*agreed, *keep])
+    assert any(c.carers_of() != carers_a for c in made)
+    assert crossover(p, el, a, a, random.Random(0)) is None  # nothing to cross
 
 
 def test_can_take_out_agrees_with_the_validator() -> None:

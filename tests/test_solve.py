@@ -351,6 +351,33 @@ def test_restarts_from_fresh_constructions_stay_reproducible(
 
 
 @ALONE
+def test_restarts_from_crossover_children_stay_reproducible(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restarts go on from crossover children of the best rota and an earlier local optimum;
+    every rota keeps every rule and one worker still gives the same rota twice."""
+    doc = generate(GeneratorOptions(carers=8, clients=20, seed=1)).model_copy(
+        update={"lateness": "penalised"})
+    p = compile_problem(doc)
+    children: list[Plan | None] = []
+    real = solve_module.crossover
+
+    def spy(*args: Any) -> Plan | None:
+        children.append(real(*args))
+        return children[-1]
+
+    monkeypatch.setattr(solve_module, "crossover", spy)
+    options = SolveOptions(time_limit=4, workers=1, seed=2, full_model_max_visits=0)
+    a = solve(p, options)
+    made = [c for c in children if c is not None]
+    assert made
+    for child in made:
+        assert validate(p, to_solution(p, build_eligibility(p), child, "feasible", 0.0, {})) == []
+    b = solve(p, options)
+    assert validate(p, a) == [] and a.metrics.visits_assigned == len(p.visits)
+    assert [r.model_dump() for r in a.routes] == [r.model_dump() for r in b.routes]
+
+
+@ALONE
 @pytest.mark.parametrize("in_thread", [False, True], ids=["forked", "spawned-from-a-thread"])
 def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
         provider_day: CompiledProblem, caplog: pytest.LogCaptureFixture, in_thread: bool) -> None:
