@@ -258,8 +258,9 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
             and left > RESTART_LEFT * options.time_limit and time.monotonic() < restart_end:
         restart += 1
         seed = options.seed + RESTART_SEED_STEP * restart
-        # Odd restarts go on from the best so far (never worse: only gains are kept),
-        # even ones from another basin: a fresh construction, or the repaired one.
+        # The first and every FRESH_EVERY-th restart start from another basin (a fresh
+        # construction, or the repaired one); the others from a crossover child of the best
+        # so far and an earlier local optimum, or the best itself (only gains are kept).
         origin = repaired
         t_fresh = time.monotonic()
         if restart % FRESH_EVERY == 1:
@@ -310,9 +311,9 @@ RESTART_LEFT = 0.5
 #: `optimiser.local.MOVE_COST`; kept as headroom for a loaded host), so a reproducible run
 #: still ends on its budgets, not the clock.
 RESTART_CHARGE = 1.5
-#: Local optima kept for crossover (`optimiser.local.crossover`): odd restarts go on from a
-#: child of the best and one of these (the last ones the restarts left behind), not from
-#: the best itself, where ruin and recreate stalled at once.
+#: Local optima kept for crossover (`optimiser.local.crossover`): restarts between the fresh
+#: ones go on from a child of the best and one of these (the last ones the restarts left
+#: behind), not from the best itself, where ruin and recreate stalled at once.
 CROSSOVER_POOL = 3
 #: Every this many restarts, from the first, one starts from another basin (a fresh
 #: construction, or the repaired one); the others go on from crossover children.
