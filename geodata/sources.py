@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geodata.cache import CACHE_ENV, cache_dir  # noqa: F401  (CACHE_ENV re-exported)
+from geodata.cache import cache_dir
 from geodata.network import (
     BUILD_VERSION,
     Network,

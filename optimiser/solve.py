@@ -262,7 +262,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         # construction, or the repaired one); the others from a crossover child of the best
         # so far and an earlier local optimum, or the best itself (only gains are kept).
         origin = repaired
-        t_fresh = time.monotonic()
+        t_origin = time.monotonic()
         if restart % FRESH_EVERY == 1:
             origin = _fresh_start(p, el, base, start, end, rng, keep) if fresh else base
         else:
@@ -272,7 +272,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
                     origin = child
                     break
         if options.workers != 1:  # one worker: not charged, so runs repeat
-            left -= time.monotonic() - t_fresh
+            left -= time.monotonic() - t_origin
         other, spent, stalled = _local(p, el, origin, options, seed, keep, restart_end)
         # At least a hundredth of the limit each, so a search that takes no steps ends.
         left -= max(0.01 * options.time_limit,
