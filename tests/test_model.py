@@ -85,3 +85,52 @@ def test_few_successors_still_follow_the_round_in_time_not_the_nearest_evening_c
     new, solver = solve_built(p, el, plan, ModelBuilder(p, el, plan, hood, successors=2).build())
     assert solver.objective_value == solver.best_objective_bound  # proved optimal
     assert len(new.start) == len(p.visits)
+
+
+def _whole_tight_day() -> tuple:
+    """A planted day (a hidden rota covers all 61 visits) and that rota."""
+    from benchmarks.planted import planted
+    from optimiser.plan import plan_from_routes
+
+    problem, hidden = planted(10, 1, 4)
+    p = compile_problem(problem)
+    el = build_eligibility(p)
+    hood = Neighbourhood(list(range(len(el.vehicles))), [v.index for v in p.visits], cover_only=True)
+    return p, el, hood, plan_from_routes(p, el, hidden.routes)
+
+
+def test_the_model_admits_a_full_cover_rota_fixed_to_it() -> None:
+    """Soundness of the model's rules, the redundant no-overlap among them: the hidden rota,
+    every variable fixed to it, is a solution (a rule that cut off valid rotas would make
+    this infeasible)."""
+    p, el, hood, hidden = _whole_tight_day()
+    built = build_model(p, el, hidden, hood)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.max_time_in_seconds = 20
+    assert solver.solve(built.model) == cp_model.OPTIMAL
+    new = extract(p, el, hidden, built, solver)
+    assert len(new.start) == len(p.visits)
+    assert new.start == hidden.start
+
+
+def test_the_cover_model_repacks_a_tight_day_the_greedy_left_short() -> None:
+    """The no-overlap intervals let CP-SAT pack a tight day: from construction (4 visits
+    out), one worker and 2 deterministic seconds leave at most 1 out; the circuit alone
+    left all 4 out here."""
+    from optimiser.repair import uncovered
+
+    p, el, hood, _hidden = _whole_tight_day()
+    plan = construct(p, el)
+    assert len(uncovered(p, el, plan)) == 4
+    built = build_model(p, el, plan, hood)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = 2.0
+    solver.parameters.max_time_in_seconds = 60  # a safety stop only
+    assert solver.solve(built.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    new = extract(p, el, plan, built, solver)
+    assert validate(p, to_solution(p, el, new, "feasible", 0, {})) == []
+    assert len(uncovered(p, el, new)) <= 1
