@@ -60,8 +60,11 @@ COVER_BANDS, COVER_MAX_FREE, COVER_SECONDS = (45, 60, 75), 45, 4.0
 #: Most uncovered visits a cover neighbourhood takes in (its focus and the nearest others).
 COVER_ORPHANS = 8
 #: Share of cover neighbourhoods that free cap-bound eligible carers' whole day
-#: (`_capped_days`), and the most other vehicles put in to take their stops.
-CAPPED_SHARE, COVER_TAKERS = 0.5, 12
+#: (`_capped_days`, when there are any), and the most other vehicles put in to take their
+#: stops. All of them since the model's no-overlap (session 14): on six planted-week rotas as
+#: the LNS gets them (60 s solves, seeds 0-5), 20 s of LNS left 11 and 12 visits out in all
+#: against 13 and 13 at 0.5 (and 16 at 0); on six others (35 s) 13 against 16 and 15.
+CAPPED_SHARE, COVER_TAKERS = 1.0, 12
 REPAIR_AFTER = 8  # neighbourhoods without a better plan before an ejection-pool burst
 REPAIR_BURST = 2.0  # seconds per burst
 
