@@ -27,8 +27,10 @@ def generate(
     walkers: Annotated[float, typer.Option(min=0, max=1, help="share of carers who walk")] = 0.3,
     localities: Annotated[int, typer.Option(min=1, help="locality areas (one is rural)")] = 4,
     demand_ratio: Annotated[
-        float, typer.Option(min=0.05, help="care minutes / carer minutes on shift in each call peak")
-    ] = 0.6,
+        float | None,
+        typer.Option(min=0.05, help="size calls to the carers: care minutes / carer minutes on "
+                     "shift in each call peak (default: each client's own care package)"),
+    ] = None,
     short_calls: Annotated[bool, typer.Option(help="allow 15-minute calls")] = False,
     start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2026-11-30",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file (default stdout)")] = None,
@@ -93,7 +95,7 @@ def demo(
     from optimiser.solve import solve as run
     from optimiser.summary import summary_lines
 
-    problem = make(GeneratorOptions(carers=15, clients=45, days=1, seed=1))
+    problem = make(GeneratorOptions(carers=15, clients=30, days=1, seed=1))
     compiled = compile_problem(problem)
     out.print(f"demo provider day: {len(problem.carers)} carers, {len(problem.clients)} clients, "
               f"{len(problem.visits)} visits; solving for up to {time_limit:.0f} s ...")

@@ -20,21 +20,31 @@ The shape follows what rota planners describe and the seed district shows:
   town and only their home locality, since a walker cannot cover the rural
   area). Early (07:00-14:00), late (14:00-22:00), split (07:00-10:30 and
   16:30-22:00, two shifts) and long-day (07:00-22:00, break rule) patterns;
-  every carer has two days off in each week, spread so each weekday loses
-  the same number of carers.
+  over a horizon longer than a day every carer has two days off in each week,
+  spread so each weekday loses the same number of carers.
 
-**Demand.** `carers` and `clients` are fixed; `demand_ratio` sets how much care
-there is: in each of the four peak bands (07:00-10:30, 11:30-14:00,
-16:00-18:30, 19:00-22:00) the care carer-minutes (a double-handed minute
-counts twice) are about `demand_ratio` x the carer minutes on shift in that
-band, a walker's minute counting 0.6 (a walker reaches only nearby clients
-of one locality). Care can only happen at call times, so measuring against the whole
-shift (idle mid-morning and mid-afternoon included) would overload the peaks;
-over whole shifts the ratio comes out about 0.7 x `demand_ratio` with 30% walkers. Calls are
-added to clients (1 each first, then up to 4) until that target is met, each
-into the peak with the most room, so no peak is loaded much harder than the
-others. If even one call per client exceeds the target (many clients, few
-carers) the demand is simply higher and a warning is logged.
+**Demand.** `carers` and `clients` are fixed. By default each client has a care
+package drawn like a district's: 1-4 calls a day, about 2.75 on average (1: 12%,
+2: 28%, 3: 33%, 4: 27%; double-handed clients at least 2), most including
+breakfast, so a provider day with 40 carers and 120 clients has about 330
+visits. The load then follows the clients, not the carers: 3 clients per carer
+is more than the carers can cover (about 70% of care minutes on such a day),
+2 per carer nearly all. On a one-day horizon every carer works (the problem
+lists the day's carers); over longer horizons each has two days off a week.
+
+With `demand_ratio` set, calls are sized to the carers instead: in each of the
+four peak bands (07:00-10:30, 11:30-14:00, 16:00-18:30, 19:00-22:00) the care
+carer-minutes (a double-handed minute counts twice) are about `demand_ratio` x
+the carer minutes on shift in that band, a walker's minute counting 0.6 (a
+walker reaches only nearby clients of one locality). Care can only happen at
+call times, so measuring against the whole shift (idle mid-morning and mid-
+afternoon included) would overload the peaks; over whole shifts the ratio comes
+out about 0.7 x `demand_ratio` with 30% walkers. Calls are added to clients (1
+each first, then up to 4) until that target is met, each into the peak with the
+most room, so no peak is loaded much harder than the others. If even one call
+per client exceeds the target (many clients, few carers) the demand is simply
+higher and a warning is logged. This keeps a generated provider's load fixed
+whatever its size, for tests and benchmarks.
 
 **Coverability.** After drawing, each peak is checked per skill: where the
 carers on shift holding a skill offer less time than the visits needing it
@@ -51,7 +61,7 @@ import logging
 import math
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from optimiser.domain.documents import (
@@ -112,6 +122,17 @@ RURAL_NAME = "Wharfedale Rural"
 TOWN_CENTRE = (53.87, -1.77)
 CELL_LAT, CELL_LON = 0.015, 0.025  # ~1.67 km x 1.64 km at this latitude
 RURAL_SHARE = 0.08  # of clients, in an area ~6 town cells wide
+# Care packages (demand_ratio None): calls a day 1-4, mean 2.75 (about 115 minutes of
+# calls a person a day, as in the brief's district: 33,000 hours a week for 2,464 people),
+# then which peaks, by call count.
+PACKAGE_CALLS: tuple[float, ...] = (0.12, 0.28, 0.33, 0.27)
+PACKAGE_PEAKS: dict[int, tuple[tuple[tuple[str, ...], float], ...]] = {
+    1: ((("breakfast",), 0.7), (("lunch",), 0.15), (("tea",), 0.15)),
+    2: ((("breakfast", "bed"), 0.6), (("breakfast", "tea"), 0.25), (("breakfast", "lunch"), 0.15)),
+    3: ((("breakfast", "lunch", "bed"), 0.5), (("breakfast", "tea", "bed"), 0.3),
+        (("breakfast", "lunch", "tea"), 0.2)),
+    4: ((("breakfast", "lunch", "tea", "bed"), 1.0),),
+}
 UTILISATION_HEADROOM = 0.8
 # A walker serves only the clients of one town locality within a short walk, so an hour of
 # a walker's time covers less demand than an hour of a driver's (demand is set from this).
@@ -126,7 +147,8 @@ class GeneratorOptions:
     double_share: share of care carer-minutes on double-handed visits.
     walker_share: share of carers who walk. localities: areas, one of them rural
     (when there are at least two). demand_ratio: care carer-minutes over carer
-    minutes on shift, per call peak (see the module docstring). short_calls:
+    minutes on shift, per call peak (see the module docstring); None (the default)
+    gives each client a district-like care package instead. short_calls:
     allow 15-minute calls.
     """
 
@@ -137,7 +159,7 @@ class GeneratorOptions:
     double_share: float = 0.45
     walker_share: float = 0.3
     localities: int = 4
-    demand_ratio: float = 0.6
+    demand_ratio: float | None = None
     short_calls: bool = False
     start: date = date(2026, 11, 30)
 
@@ -147,7 +169,7 @@ class GeneratorOptions:
         for name in ("double_share", "walker_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if self.demand_ratio <= 0:
+        if self.demand_ratio is not None and self.demand_ratio <= 0:
             raise ValueError("demand_ratio must be positive")
 
 
@@ -229,8 +251,13 @@ def generate(opts: GeneratorOptions) -> Problem:
     rng = random.Random(opts.seed)
     areas = _areas(opts.localities)
     carers = _carers(rng, opts, areas)
+    if opts.days == 1:  # a day's problem lists the carers working that day
+        carers = [replace(k, days_off=frozenset()) for k in carers]
     clients = _clients(rng, opts, areas)
-    _add_calls(rng, opts, clients, carers)
+    if opts.demand_ratio is None:
+        _add_packages(rng, opts, clients)
+    else:
+        _add_calls(rng, opts.demand_ratio, opts, clients, carers)
     _link_medication(rng, clients)
     _synchronised_pairs(rng, opts, clients)
     _client_preferences(rng, opts, clients, carers)
@@ -416,11 +443,22 @@ def _band_capacity(
     return {k: v / opts.days for k, v in per_peak.items()}, total / opts.days
 
 
-def _add_calls(rng: random.Random, opts: GeneratorOptions, clients: list[_ClientPlan],
-               carers: list[_CarerPlan]) -> None:
-    """Give clients calls until each peak's care minutes reach demand_ratio x its carer time."""
+def _add_packages(rng: random.Random, opts: GeneratorOptions, clients: list[_ClientPlan]) -> None:
+    """Each client's own care package: a number of calls, then which peaks they fall in."""
+    for client in clients:
+        n = rng.choices(range(1, 5), PACKAGE_CALLS)[0]
+        if client.double:  # hoist transfers: at least getting up and going to bed
+            n = max(n, 2)
+        peak_sets, weights = zip(*PACKAGE_PEAKS[n], strict=True)
+        for peak in rng.choices(peak_sets, weights)[0]:
+            client.calls[peak] = _draw_call(rng, opts, client, peak)
+
+
+def _add_calls(rng: random.Random, ratio: float, opts: GeneratorOptions,
+               clients: list[_ClientPlan], carers: list[_CarerPlan]) -> None:
+    """Give clients calls until each peak's care minutes reach ratio x its carer time."""
     capacity, _ = _band_capacity(opts, carers)
-    peak_target = {k: max(opts.demand_ratio * v, 1.0) for k, v in capacity.items()}
+    peak_target = {k: max(ratio * v, 1.0) for k, v in capacity.items()}
     target = sum(peak_target.values())
     load = dict.fromkeys(PEAK_NAMES, 0.0)
     total = 0.0

@@ -158,6 +158,24 @@ def test_shift_patterns_and_days_off(week: Problem) -> None:
     assert max(worked_by_weekday.values()) - min(worked_by_weekday.values()) <= 6
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_demand_is_each_clients_care_package(seed: int) -> None:
+    """40 carers and 120 clients make the issue's provider day: ~330 visits, 1-4 calls a
+    client (2.75 on average), breakfast the busiest peak, double-ups at least twice a day,
+    and every listed carer on shift that day."""
+    p = generate(GeneratorOptions(carers=40, clients=120, seed=seed))
+    calls = Counter(v.client_id for v in p.visits if not v.id.endswith("-2"))
+    assert 300 <= sum(calls.values()) <= 360
+    assert set(calls.values()) == {1, 2, 3, 4}
+    assert 2.5 <= sum(calls.values()) / len(p.clients) <= 3.0
+    doubles = {v.client_id for v in p.visits if v.carers_required == 2}
+    assert doubles and all(calls[c] >= 2 for c in doubles)
+    peaks = Counter(_peak(v) for v in p.visits if not v.id.endswith("-2"))
+    assert peaks.most_common(1)[0][0] == "breakfast"
+    assert all(c.shifts for c in p.carers)
+    assert double_handed_share(p) == pytest.approx(0.45, abs=0.05)
+
+
 def test_demand_ratio_controls_care_minutes() -> None:
     def ratio(r: float) -> float:
         p = generate(GeneratorOptions(carers=40, clients=60, seed=2, demand_ratio=r))
@@ -240,7 +258,8 @@ def test_generated_day_solves_to_a_valid_rota_covering_most_visits() -> None:
     solve_module = pytest.importorskip("optimiser.solve")
     from optimiser.validate import validate
 
-    compiled = compile_problem(generate(GeneratorOptions(carers=8, clients=20, seed=1)))
+    compiled = compile_problem(generate(GeneratorOptions(carers=8, clients=20, seed=1,
+                                                          demand_ratio=0.6)))
     solution = solve_module.solve(compiled, solve_module.SolveOptions(time_limit=4, workers=1))
     assert validate(compiled, solution) == []
     assert len(solution.unassigned) <= 0.15 * len(compiled.visits)

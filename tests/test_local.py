@@ -35,7 +35,8 @@ def late() -> tuple[CompiledProblem, Eligibility, Plan]:
 @pytest.fixture(scope="module")
 def week() -> tuple[CompiledProblem, Eligibility, Plan]:
     """Walkers, double-ups, preferred carers and continuity terms over three days."""
-    p = compile_problem(generate(GeneratorOptions(carers=12, clients=30, days=3, seed=7)))
+    p = compile_problem(generate(GeneratorOptions(carers=12, clients=30, days=3, seed=7,
+                                                   demand_ratio=0.6)))
     el = build_eligibility(p)
     return p, el, construct(p, el)
 

@@ -326,7 +326,7 @@ def test_restarts_from_fresh_constructions_stay_reproducible(
     constructions, and one worker still gives the same rota twice. The neighbourhood
     search ends on its deterministic budget, not the clock: with restarts counted below
     their real cost (no step overhead), the clock cut the last sub-solve and rotas differed."""
-    doc = generate(GeneratorOptions(carers=6, clients=10, seed=1)).model_copy(
+    doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.6)).model_copy(
         update={"lateness": "penalised"})
     p = compile_problem(doc)
     taken: list[bool] = []
@@ -355,7 +355,7 @@ def test_restarts_from_crossover_children_stay_reproducible(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Restarts go on from crossover children of the best rota and an earlier local optimum;
     every rota keeps every rule and one worker still gives the same rota twice."""
-    doc = generate(GeneratorOptions(carers=8, clients=20, seed=1)).model_copy(
+    doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.6)).model_copy(
         update={"lateness": "penalised"})
     p = compile_problem(doc)
     children: list[Plan | None] = []
