@@ -29,7 +29,7 @@ from optimiser.local import (
 )
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
-from optimiser.repair import cover_more, has_uncovered, uncovered
+from optimiser.repair import cover_more, has_uncovered
 from optimiser.search import improve
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,6 @@ RUIN_SHARE = 0.5
 #: All cores, 30 s, seeds 0, 2, 4 summed, against 0.5: F1 -2.0%, E1 -1.9%, D1 -0.9%,
 #: G1 -0.6% (no run worse but D1 seed 4, +0.5%).
 RUIN_SHARE_COVERED = 0.75
-#: An overloaded day (construction leaves out more than this share of the visits some carer
-#: could take; planted full-cover instances leave 3-7% out, the generated 3-clients-per-carer
-#: days about 30%) gives the repair REPAIR_SHARE_OVERLOADED: its ejection chains hunt the
-#: last few visits of a coverable day, while ruin and recreate's cover steps and the cover
-#: neighbourhoods trade visits in bulk. `carerota generate --carers 120 --clients 360 --seed
-#: 120`, all cores, seeds 0-3 summed: 30 s 2,953 visits covered -> 2,981, objective 4% lower;
-#: 120 s (seed 0) 773 -> 775. Giving ruin and recreate 0.85 of the limit too won at 30 s
-#: (2,979-2,998) but lost at 120 s (762), where the neighbourhoods gain most.
-OVERLOADED_SHARE = 0.15
-REPAIR_SHARE_OVERLOADED = 0.05
 
 
 @dataclass(frozen=True)
@@ -237,9 +227,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         if plan_key(p, el, other, must) < plan_key(p, el, best, must):
             best = other
     unattempted = best.unattempted  # construction's, before repair copies the plan
-    coverable = sum(1 for v in p.visits if el.vehicles_of[v.index] and not el.reasons[v.index])
-    overloaded = len(uncovered(p, el, best)) > OVERLOADED_SHARE * coverable
-    share = (REPAIR_SHARE_OVERLOADED if overloaded else REPAIR_SHARE) * options.time_limit
+    share = REPAIR_SHARE * options.time_limit
     # One worker: steps decide, the clock (twice the share) only stops a repair whose steps
     # run far slower than budgeted (a 500-carer day: 8 a second, not 22), so later phases run.
     stop = min(end, t0 + (2 * share if options.workers == 1 else share))

@@ -222,28 +222,6 @@ def test_search_improves_on_the_construction(provider_day: CompiledProblem) -> N
     assert sol.metrics.objective is not None and sol.metrics.objective < start
 
 
-@pytest.mark.parametrize("overloaded", [True, False], ids=["overloaded", "coverable"])
-def test_an_overloaded_day_gives_the_repair_a_smaller_share(
-        provider_day: CompiledProblem, monkeypatch: pytest.MonkeyPatch, overloaded: bool) -> None:
-    """3 clients per carer on their own care packages: construction leaves ~45% out, so the
-    repair (hunting a coverable day's last visits) gets the overloaded share of the limit;
-    a day sized to its carers (2 of 80 out) the usual one. Both rotas keep every rule."""
-    p = compile_problem(generate(GeneratorOptions(carers=6, clients=18, seed=2))) \
-        if overloaded else provider_day
-    shares: list[float] = []
-    real = solve_module.cover_more
-
-    def spy(*args: Any, **kw: Any) -> Plan:
-        shares.append(args[4])
-        return real(*args, **kw)
-
-    monkeypatch.setattr(solve_module, "cover_more", spy)
-    _, sol = run(p, seconds=2)
-    expected = solve_module.REPAIR_SHARE_OVERLOADED if overloaded else solve_module.REPAIR_SHARE
-    assert shares == [pytest.approx(expected * 2)]
-    assert sol.metrics.visits_assigned > (0.5 if overloaded else 0.9) * len(p.visits)
-
-
 @ALONE
 def test_one_worker_and_a_seed_give_the_same_rota() -> None:
     compiled = compile_problem(load_problem(example()))
