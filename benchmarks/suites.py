@@ -84,9 +84,9 @@ def standard() -> list[InstanceSpec]:
 
 
 def scale() -> list[InstanceSpec]:
-    """A whole district's day: 500 and 1,000 carers; and an overloaded provider day (1,000
-    calls for 120 carers, under half of them coverable), where most visits stay out and the
-    time limit was hardest to keep (session 12: 3 s ran 7 s)."""
+    """A whole district's day: 500 and 1,000 carers, calls sized to them; and an overloaded
+    provider day (1,000 calls for 120 carers, about 70% coverable), where many visits stay
+    out and the time limit was hardest to keep (session 12: 3 s ran 7 s)."""
     return [*(_generated("scale", f"scale-c{c}-day", carers=c, clients=3 * c, days=1, seed=c,
                          demand_ratio=0.6) for c in (500, 1000)),
             _generated("scale", "scale-c120-overloaded-day", carers=120, clients=1000, days=1,

@@ -28,8 +28,8 @@ package drawn like a district's: 1-4 calls a day, about 2.75 on average (1: 12%,
 2: 28%, 3: 33%, 4: 27%; double-handed clients at least 2), most including
 breakfast, so a provider day with 40 carers and 120 clients has about 330
 visits. The load then follows the clients, not the carers: 3 clients per carer
-is more than the carers can cover (about 70% of care minutes on such a day),
-2 per carer nearly all. On a one-day horizon every carer works (the problem
+is more than the carers can cover (70-78% of the care minutes on such a day,
+by time limit), 2 per carer nearly all. On a one-day horizon every carer works (the problem
 lists the day's carers); over longer horizons each has two days off a week.
 
 With `demand_ratio` set, calls are sized to the carers instead: in each of the
