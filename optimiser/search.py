@@ -225,8 +225,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             state.update(proved)
     tail = deadline - TAIL_MARGIN - time.monotonic()
     if work is None and ended == "clock" and tail >= TAIL_MIN:
-        best = _ruin_tail(p, el, best, deadline - TAIL_MARGIN, rng, must)
-        best_score = plan_key(p, el, best, must)
+        best, best_score = _ruin_tail(p, el, best, best_score, deadline - TAIL_MARGIN, rng, must)
         ended += f", then {tail:.2f} s of ruin and recreate"
     log.info("LNS: %d neighbourhoods, %d improvements, objective %s, deterministic work %s, "
              "stopped by the %s", iterations, improved, best_score,
@@ -243,12 +242,15 @@ TAIL_MIN = 0.1
 TAIL_MARGIN = 0.1
 
 
-def _ruin_tail(p: CompiledProblem, el: Eligibility, plan: Plan, stop: float, rng: random.Random,
-               must: frozenset[int]) -> Plan:
-    """Ruin and recreate until `stop`; the better of its plan and `plan`."""
+def _ruin_tail(p: CompiledProblem, el: Eligibility, plan: Plan, key: tuple[int, int],
+               stop: float, rng: random.Random, must: frozenset[int]
+               ) -> tuple[Plan, tuple[int, int]]:
+    """Ruin and recreate until `stop`; the better of its plan and `plan` (whose `plan_key`
+    the search already holds), with its key."""
     keep = frozenset(v for v in must if v in plan.start)
     tail = ruin_recreate(p, el, plan, stop, rng, keep)
-    return tail if plan_key(p, el, tail, must) < plan_key(p, el, plan, must) else plan
+    tail_key = plan_key(p, el, tail, must)
+    return (tail, tail_key) if tail_key < key else (plan, key)
 
 
 def _build_seconds(el: Eligibility, hood: Neighbourhood) -> float:

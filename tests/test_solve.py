@@ -233,10 +233,10 @@ def test_time_no_neighbourhood_fits_in_goes_to_ruin_and_recreate(
     tails: list[tuple[Any, Any]] = []
     real = search._ruin_tail
 
-    def spy(p: CompiledProblem, el: Any, plan: Plan, *rest: Any) -> Plan:
+    def spy(p: CompiledProblem, el: Any, plan: Plan, *rest: Any) -> tuple[Plan, Any]:
         out = real(p, el, plan, *rest)
         tails.append((search.plan_key(p, el, plan, frozenset()),
-                      search.plan_key(p, el, out, frozenset())))
+                      search.plan_key(p, el, out[0], frozenset())))
         return out
 
     monkeypatch.setattr(search, "_ruin_tail", spy)
