@@ -811,6 +811,44 @@ class Builder:
         self._refresh_books()
 
 
+def objective_delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan, touched: set[int],
+           pairs_before: dict[int, set[int]]) -> int:
+    """Exact change of the objective (`optimiser.plan.score`) by a relocation that only
+    changed `touched` vehicles and the clients in `pairs_before`: the terms of those
+    vehicles' routes and clients, plus the max-lateness term, which is global."""
+    w = p.problem.weights
+
+    def part(plan: Plan) -> int:
+        travel = mism = 0
+        seen: set[int] = set()
+        for k in touched:
+            legs, back = b.route_travel(k, plan.routes[k])
+            travel += sum(legs) + back
+            if w.preference_mismatch:  # a walk over the route for a term often weighted 0
+                c = el.vehicles[k].carer
+                mism += sum(mismatch(p, c, v) for v in plan.routes[k])
+            seen.update(plan.routes[k])
+        timing = 0
+        for v in seen:
+            vis, s = p.visits[v], plan.start[v]
+            timing += w.lateness_minute * max(0, s - vis.latest)
+            if vis.preferred is not None:
+                timing += w.preferred_start_minute * abs(s - vis.preferred)
+        return w.travel_minute * travel + w.preference_mismatch * mism + timing
+
+    def pairs(carers: dict[int, set[int]]) -> int:
+        return sum(w.distinct_carer * len(cs) + w.new_carer_for_client * sum(
+            1 for c in cs if p.carers[c].id not in p.clients[cl].preferred)
+            for cl, cs in carers.items())
+
+    out = part(b.plan) - part(before)
+    out += pairs({cl: set(b.client_carers[cl]) for cl in pairs_before}) - pairs(pairs_before)
+    if p.lateness_penalised and w.max_lateness_minute:
+        out += w.max_lateness_minute * (max_lateness(b.plan.start, b.latest_minute)
+                                        - max_lateness(before.start, b.latest_minute))
+    return out
+
+
 def max_lateness(start: Mapping[int, int], latest: Sequence[int]) -> int:
     """Minutes the latest stop starts past its window's end, 0 when none is late (C-level
     maps: it runs over every start, on each insertion and each move's delta)."""

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from optimiser.construct import Builder, construct, groups
+from optimiser.construct import Builder, construct, groups, objective_delta
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.generate import GeneratorOptions, generate
-from optimiser.local import _delta, _strings, cover_ruin, crossover, relocate, ruin_recreate
+from optimiser.local import _strings, cover_ruin, crossover, relocate, ruin_recreate
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.validate import validate
@@ -75,7 +75,7 @@ def test_move_budget_is_reproducible(week) -> None:
 
 
 def test_incremental_delta_equals_the_full_score_difference(week) -> None:
-    """The search trusts `_delta` instead of rescoring: it must match `score` exactly,
+    """The search trusts `objective_delta` instead of rescoring: it must match `score` exactly,
     continuity, preference, lateness and travel terms included."""
     p, el, plan = week
     b = Builder(p, el, plan)
@@ -89,7 +89,7 @@ def test_incremental_delta_equals_the_full_score_difference(week) -> None:
         b.take_out(g)
         if b.insert_group(g):  # the plan moves on: later groups start from changed rotas
             touched |= b.vehicles_of_group(g)
-            assert _delta(p, el, b, before, touched, pairs) == score(p, el, b.plan).total - s0
+            assert objective_delta(p, el, b, before, touched, pairs) == score(p, el, b.plan).total - s0
             checked += 1
         else:
             b.restore(before, touched)
@@ -180,7 +180,7 @@ def test_incremental_delta_is_exact_when_lateness_is_penalised(late) -> None:
         if b.insert_group(g):
             touched |= b.vehicles_of_group(g)
             b.settle(touched)
-            assert _delta(p, el, b, before, touched, pairs) == score(p, el, b.plan).total - s0
+            assert objective_delta(p, el, b, before, touched, pairs) == score(p, el, b.plan).total - s0
             checked += 1
         else:
             b.restore(before, touched)
