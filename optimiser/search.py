@@ -68,6 +68,15 @@ COVER_ORPHANS = 8
 CAPPED_SHARE, COVER_TAKERS = 1.0, 12
 REPAIR_AFTER = 8  # neighbourhoods without a better plan before an ejection-pool burst
 REPAIR_BURST = 2.0  # seconds per burst
+#: While visits are out the search starts with a burst of this share of the limit (at least
+#: REPAIR_BURST). Why: on the planted week ruin and recreate hands over with 1-6 visits out,
+#: and cover neighbourhoods (4 s each, 'feasible') kept improving travel, so no later burst
+#: came; from such a 829/830 rota the ejection pool covers the last visit in 1-3.4 s (three
+#: seeds), where CP-SAT with the whole day free needed 20-60 s. 60 s, all cores: seeds
+#: 0, 2, 4, 6 covered 830, 830, 829, 830 (829 in the bench run of seed 0), against 829 for
+#: seeds 0 and 2 before. std-c40-day and std-c120-day at 5 and 30 s: 249, 254, 692, 738
+#: covered against 241, 252, 691, 744 (within run-to-run noise).
+FIRST_BURST_SHARE = 0.1
 
 
 @dataclass
@@ -160,7 +169,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     best = plan
     best_score = plan_key(p, el, best, must)
     rep = _representative_points(p, el, best)
-    iterations = improved = stall = bursts = 0
+    iterations = improved = bursts = 0
+    stall = REPAIR_AFTER  # visits still out: an ejection-pool burst first (FIRST_BURST_SHARE)
     # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
     # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
     budget = DETERMINISTIC_SHARE * options.time_limit
@@ -179,7 +189,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             # The neighbourhoods stopped finding room: an ejection-pool burst moves visits
             # across many carers at once, then the LNS polishes what it changed.
             stall = 0
-            burst = min(REPAIR_BURST, 0.5 * remaining)
+            burst = min(max(REPAIR_BURST, FIRST_BURST_SHARE * options.time_limit) if not bursts
+                        else REPAIR_BURST, 0.5 * remaining)
             # Ejection pool and ruin and recreate take turns: each places visits the other
             # misses (measured on planted days after a repair had stalled).
             bursts += 1
@@ -187,6 +198,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             fuller = cover_more(p, el, best, stop, burst, rng, must,
                                 reproducible=work is not None, ruin=bursts % 2 == 0)
             fuller_score = plan_key(p, el, fuller, must)
+            log.debug("%s burst: %d -> %d visits covered", "ruin" if bursts % 2 == 0 else "pool",
+                      len(best.start), len(fuller.start))
             if fuller_score < best_score:
                 best, best_score = fuller, fuller_score
                 rep = _representative_points(p, el, best)

@@ -13,7 +13,16 @@ from optimiser.model import Neighbourhood, build_model
 from optimiser.plan import Plan, score, to_solution, vehicle_work
 from optimiser.prune import build_eligibility
 from optimiser.repair import has_uncovered, uncovered
-from optimiser.search import COVER_ORPHANS, COVER_TAKERS, _capped_days, _cover_hood, _solve
+from optimiser.search import (
+    COVER_MODEL_MAX_VISITS,
+    COVER_ORPHANS,
+    COVER_TAKERS,
+    FIRST_BURST_SHARE,
+    REPAIR_BURST,
+    _capped_days,
+    _cover_hood,
+    _solve,
+)
 from optimiser.solve import SolveOptions
 from optimiser.validate import validate
 from tests.test_model import solve_built
@@ -168,3 +177,33 @@ def test_a_neighbourhood_solve_ends_by_its_deadline_whatever_its_seconds(monkeyp
     assert not proved and time.monotonic() - max(deadline, built_at[0]) < 0.5
     if new is not None:
         assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+
+def test_neighbourhood_search_starts_with_an_ejection_pool_burst_while_visits_are_out(
+        monkeypatch) -> None:
+    """With visits out when the local phases hand over, the first thing the search does is
+    an ejection-pool burst of FIRST_BURST_SHARE of the limit: the cover neighbourhoods that
+    came first kept improving travel, so no later burst ever came (planted week)."""
+    import optimiser.search as search
+
+    p, el, plan = _tight(20, 20)
+    before = len(uncovered(p, el, plan))
+    assert before and len(p.visits) > COVER_MODEL_MAX_VISITS  # neighbourhoods, not one model
+    events: list[tuple[str, float]] = []
+    real_cover, real_solve = search.cover_more, search._solve
+
+    def spy_cover(*args, **kwargs):
+        events.append(("burst", args[4]))
+        return real_cover(*args, **kwargs)
+
+    def spy_solve(*args, **kwargs):
+        events.append(("hood", args[5]))
+        return real_solve(*args, **kwargs)
+
+    monkeypatch.setattr(search, "cover_more", spy_cover)
+    monkeypatch.setattr(search, "_solve", spy_solve)
+    options = SolveOptions(time_limit=6, workers=2, seed=0)
+    result = search.improve(p, el, plan, options, time.monotonic() + 6, frozenset())
+    assert events[0] == ("burst", max(REPAIR_BURST, FIRST_BURST_SHARE * 6))
+    assert len(uncovered(p, el, result.plan)) < before
+    assert validate(p, to_solution(p, el, result.plan, "feasible", 0.0, {})) == []
