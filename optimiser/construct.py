@@ -20,7 +20,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.plan import Plan, mismatch, work_by_day
@@ -102,6 +102,21 @@ class Builder:
             seen[c] += sign
             if not seen[c]:
                 del seen[c]
+
+    def set_routes(self, routes: Mapping[int, list[int]]) -> None:
+        """Give vehicles new routes of placed stops (starts unchanged), books kept exact; the
+        caller checks the rules (`optimiser.exchange` swaps tails this way)."""
+        for k in routes:
+            self._book(k, -1)
+        for k, route in routes.items():
+            self.plan.routes[k] = route
+        for k in routes:
+            self._book(k, 1)
+
+    def matrix(self, k: int) -> Any:
+        """Vehicle k's travel minutes by its carer's mode, rows by point (list rows; a numpy
+        matrix on problems of over 4,000 points)."""
+        return self._mat[k]
 
     def restore(self, before: Plan, vehicles: Iterable[int]) -> None:
         """Undo every change since `before` was copied, when only `vehicles` changed: their
@@ -811,8 +826,8 @@ class Builder:
         self._refresh_books()
 
 
-def objective_delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan, touched: set[int],
-           pairs_before: dict[int, set[int]]) -> int:
+def objective_delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Plan,
+                    touched: set[int], pairs_before: dict[int, set[int]]) -> int:
     """Exact change of the objective (`optimiser.plan.score`) by a relocation that only
     changed `touched` vehicles and the clients in `pairs_before`: the terms of those
     vehicles' routes and clients, plus the max-lateness term, which is global."""

@@ -114,7 +114,7 @@ class _Route:
 
     def __init__(self, p: CompiledProblem, b: Builder, k: int) -> None:
         shift = b.el.vehicles[k].shift
-        self.mat, self.home = b._mat[k], shift.end_point
+        self.mat, self.home = b.matrix(k), shift.end_point
         self.pts: list[int | None] = [shift.start_point] + [p.visits[v].point
                                                               for v in b.plan.routes[k]]
         self._own: list[int] | None = None  # `tail_legs` as this carer travels
@@ -172,11 +172,7 @@ def _apply(p: CompiledProblem, el: Eligibility, b: Builder, ka: int, kb: int, i:
     for v in moved:
         cl = p.visits[v].client
         pairs_before.setdefault(cl, set(b.client_carers[cl]))
-    b._book(ka, -1)
-    b._book(kb, -1)
-    b.plan.routes[ka], b.plan.routes[kb] = a_route[:i] + b_route[j:], b_route[:j] + a_route[i:]
-    b._book(ka, 1)
-    b._book(kb, 1)
+    b.set_routes({ka: a_route[:i] + b_route[j:], kb: b_route[:j] + a_route[i:]})
     if _valid(p, el, b, (ka, kb), moved) and objective_delta(p, el, b, before, {ka, kb}, pairs_before) < 0:
         return True
     b.restore(before, (ka, kb))
