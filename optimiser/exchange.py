@@ -198,8 +198,9 @@ def _valid(p: CompiledProblem, el: Eligibility, b: Builder, ks: Sequence[int],
         if prev_end + back > veh.shift.end or (carer.max_leg is not None and back > carer.max_leg):
             return False
         c = veh.carer
-        if carer.max_day is not None and any(
-                b.work_day[(c, d)] > carer.max_day for (cc, d) in list(b.work_day) if cc == c):
+        # Only days the route now works can have gained minutes.
+        if carer.max_day is not None and any(b.work_day[(c, d)] > carer.max_day
+                                             for d in {p.day_of(start[v]) for v in route}):
             return False
         if carer.max_total is not None and b.work_total[c] > carer.max_total:
             return False
