@@ -195,8 +195,14 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
             # The neighbourhoods stopped finding room: an ejection-pool burst moves visits
             # across many carers at once, then the LNS polishes what it changed.
             stall = 0
+            # One worker: from the deterministic budget, not the clock, and charged to it, so
+            # the same seed gives the same rota (the first burst now comes straight away,
+            # when the clock's share of a short limit varies from run to run).
             burst = min(max(REPAIR_BURST, FIRST_BURST_SHARE * options.time_limit) if not bursts
-                        else REPAIR_BURST, 0.5 * remaining)
+                        else REPAIR_BURST,
+                        0.5 * (remaining if work is None else left / DTIME_PER_SECOND))
+            if work is not None:
+                work.append(burst * DTIME_PER_SECOND)
             # Ejection pool and ruin and recreate take turns: each places visits the other
             # misses (measured on planted days after a repair had stalled).
             bursts += 1
