@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -80,9 +81,17 @@ ORDER_SHARE = 1 / 3
 LATE_SEED_SHARE = 0.3
 #: Most stops a cover step also takes from anywhere in a cap-bound eligible carer's day.
 CAPPED_EXTRA = 3
-#: Steps without a better rota before ruin and recreate tries tail exchanges
-#: (`optimiser.exchange`), and hands over to the CP-SAT search when they find nothing.
+#: Steps without a better rota before ruin and recreate tries a round of tail exchanges
+#: (`optimiser.exchange`) on the rota it holds.
 RUIN_STALL = 400
+#: Steps without a new best rota before ruin and recreate ends (the solve then restarts it,
+#: or hands over to the CP-SAT search).
+RUIN_END = 2000
+#: Simulated annealing's temperature at the start and end of a ruin-and-recreate run, as a
+#: share of the start rota's travel objective per stop (a step is kept when it adds less
+#: than -T ln U, U uniform in (0, 1]; the temperature falls geometrically with the run's
+#: progress, its steps or its clock). See `ruin_recreate`.
+ANNEAL_HOT, ANNEAL_COLD = 0.1, 0.002
 #: What a round of tail exchanges costs, in ruin-and-recreate steps per vehicle (one worker's
 #: budget counts it): measured 0.02-0.03 s a round on HHCRSP G1 (40 vehicles, 5 ms steps)
 #: and 0.13 s on a 144-vehicle generated day (2.6 ms steps).
@@ -134,14 +143,15 @@ def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
 
 def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[tuple[int, ...]],
                  rng: random.Random, first: tuple[tuple[int, ...], ...] = (),
-                 threshold: int = 0) -> bool:
+                 threshold: int = 0, deltas: list[int] | None = None) -> bool:
     """Take the chosen groups off their carers (those a removal may leave: `can_take_out`)
     and insert them again in random order, double-ups first, each at its cheapest place;
     keep the result if the objective drops, else undo. True when kept.
 
     `first`: uncovered groups to insert before the others. Then a group that no longer
     fits may stay out, and the objective (with its uncovered-visit terms) decides; without
-    `first`, a move never uncovers a visit."""
+    `first`, a move never uncovers a visit. `deltas`, when given, gets a kept move's
+    objective change appended."""
     before = b.plan.copy()
     touched: set[int] = set()
     pairs_before: dict[int, set[int]] = {}
@@ -185,8 +195,11 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
         lost = sum(p.visits[v].weight * p.visits[v].required for g in out for v in g
                    if v not in b.plan.start) - sum(
             p.visits[v].weight * p.visits[v].required for g in first for v in g)
-        if objective_delta(p, el, b, before, touched, pairs_before) \
-                + p.problem.weights.unassigned * lost < threshold:
+        delta = objective_delta(p, el, b, before, touched, pairs_before) \
+            + p.problem.weights.unassigned * lost
+        if delta < threshold:
+            if deltas is not None:
+                deltas.append(delta)
             return True
     touched |= {k for g in (*first, *out) for k in b.vehicles_of_group(g)}  # insertions
     b.restore(before, touched)
@@ -203,11 +216,12 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                   max_iterations: int = 10**9, used: list[int] | None = None) -> Plan:
     """Take out a few groups close in space and time to a random one (related removal) and
     insert them again one by one, double-ups first, each at its cheapest place; keep the
-    result when the objective drops, else undo. While visits are out, every other step is
-    a `cover_ruin` step instead (kept only when the objective drops too). When RUIN_STALL
-    steps in a row find nothing, a round of tail exchanges (`optimiser.exchange`) runs; the
-    ruin goes on if it found one, else ends. `used` gets the number of steps taken appended
-    (a string step weighted by its size, as budgets are).
+    result when the objective drops by more than simulated annealing asks (`_Annealing`),
+    else undo. While visits are out, every other step is a `cover_ruin` step instead (kept
+    only when the objective drops). After RUIN_STALL steps without a new best rota a round
+    of tail exchanges (`optimiser.exchange`) runs; after RUIN_END the ruin ends. Returns
+    the best rota seen. `used` gets the number of steps taken appended (a string step
+    weighted by its size, as budgets are).
 
     Half the steps take out strings of consecutive stops on the related groups' routes
     instead (SISR, Christiaens and Vanden Berghe 2020): one worker, 30 s, seeds 0-2, summed
@@ -223,43 +237,92 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     group_of, todo = _coverable(p, el)
     drive = b.rows["drive"]  # list rows: numpy indexing per group was a tenth of a step
     point = [v.point for v in p.visits]
-    stall = 0
+    heat = _Annealing.for_plan(p, el, b.plan, deadline, max_iterations)
+    current = best_total = score(p, el, b.plan).total
+    best = b.plan.copy()
+    stall = since_best = 0
+    deltas: list[int] = []  # the objective change of a kept step
     steps = 0.0  # a step counts its groups over a related removal's mean (strings run longer)
-    while steps < max_iterations and time.monotonic() <= deadline:
+    while steps < max_iterations and time.monotonic() <= deadline and since_best <= RUIN_END:
         if stall > RUIN_STALL:
-            # A stalled descent may still have whole afternoons to swap between carers.
+            # Near a local optimum whole afternoons may still swap between carers.
             steps += len(b.plan.routes) * EXCHANGE_STEPS_PER_VEHICLE
-            if not tail_exchange(p, el, b, deadline, keep):
-                break
             stall = 0
+            if tail_exchange(p, el, b, deadline, keep):
+                current = score(p, el, b.plan).total
+                if current < best_total:
+                    best, best_total, since_best = b.plan.copy(), current, 0
         steps += 1
         stall += 1
+        since_best += 1
+        deltas.clear()
         missing = [g for g in todo if g[0] not in b.plan.start]
         if missing and rng.random() < 0.5:  # while visits are out, every other step covers
-            if _cover_step(p, el, b, rng.choice(missing), group_of, keep, rng, 0):
-                stall = 0
-            continue
-        start = b.plan.start
-        placed = [g for g in movable if g[0] in start and (len(g) == 1 or all(
-            v in start for v in g))]
-        if len(placed) < 2:
-            steps -= 1
-            break
-        seed = rng.choice(placed)
-        if b.push_late and rng.random() < LATE_SEED_SHARE:
-            seed = _late_seed(p, b, placed, rng) or seed
-        row, t0 = drive[p.visits[seed[0]].point], start[seed[0]]
-        size = rng.randint(RUIN_MIN, RUIN_MAX)
-        near = heapq.nsmallest(size, placed, key=lambda g: row[point[g[0]]]
-                               + abs(start[g[0]] - t0) // RELATED_MINUTES + rng.random())
-        if rng.random() < STRING_SHARE:
-            near = _strings(b, near, group_of, keep, rng)
-            steps += len(near) / ((RUIN_MIN + RUIN_MAX) / 2) - 1
-        if _move_groups(p, el, b, near, rng):
-            stall = 0
+            kept = _cover_step(p, el, b, rng.choice(missing), group_of, keep, rng, 0, deltas)
+        else:
+            start = b.plan.start
+            placed = [g for g in movable if g[0] in start and (len(g) == 1 or all(
+                v in start for v in g))]
+            if len(placed) < 2:
+                steps -= 1
+                break
+            seed = rng.choice(placed)
+            if b.push_late and rng.random() < LATE_SEED_SHARE:
+                seed = _late_seed(p, b, placed, rng) or seed
+            row, t0 = drive[p.visits[seed[0]].point], start[seed[0]]
+            size = rng.randint(RUIN_MIN, RUIN_MAX)
+            near = heapq.nsmallest(size, placed, key=lambda g: row[point[g[0]]]
+                                   + abs(start[g[0]] - t0) // RELATED_MINUTES + rng.random())
+            if rng.random() < STRING_SHARE:
+                near = _strings(b, near, group_of, keep, rng)
+                steps += len(near) / ((RUIN_MIN + RUIN_MAX) / 2) - 1
+            kept = _move_groups(p, el, b, near, rng, threshold=heat.threshold(steps, rng, since_best),
+                                deltas=deltas)
+        if kept:
+            current += deltas[0]
+            if current < best_total:
+                best, best_total = b.plan.copy(), current
+                stall = since_best = 0
     if used is not None:
         used.append(round(steps))
-    return _done(b)
+    best.sort_routes()
+    return best
+
+
+@dataclass(frozen=True)
+class _Annealing:
+    """Simulated annealing's acceptance of ruin-and-recreate steps, as in SISR: a step is
+    kept when it adds less than -T ln U (U uniform), T falling geometrically from `hot` to
+    `cold` over the run (its step budget with one worker, so runs repeat; else its clock).
+
+    Why: a pure descent stalled on HHCRSP G1 after 4,500-6,500 steps (16-20 s), and a
+    restart from a fresh construction spent the rest of the limit getting back."""
+
+    hot: float
+    cold: float
+    begin: float
+    seconds: float
+    budget: int | None  # steps, or None: the clock measures progress
+
+    @classmethod
+    def for_plan(cls, p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
+                 max_iterations: int) -> _Annealing:
+        """Temperatures scaled to the rota's travel objective per stop (HHCRSP G1: 130)."""
+        stops = sum(map(len, plan.routes))
+        per_stop = p.problem.weights.travel_minute * score(p, el, plan).travel_minutes \
+            / max(1, stops)
+        now = time.monotonic()
+        return cls(ANNEAL_HOT * per_stop, ANNEAL_COLD * per_stop, now, max(1e-6, deadline - now),
+                   max_iterations if max_iterations < 10**9 else None)
+
+    def threshold(self, steps: float, rng: random.Random, since_best: int = 0) -> int:
+        """What a step may add and still be kept (0: only a drop is kept)."""
+        if self.cold <= 0:
+            return 0
+        done = steps / self.budget if self.budget else (time.monotonic() - self.begin) / self.seconds
+        done = max(done, since_best / RUIN_END)  # a run that ends for want of gain ends cold
+        temp = self.hot * (self.cold / self.hot) ** min(1.0, done)
+        return int(-temp * math.log(1.0 - rng.random()))
 
 
 def _strings(b: Builder, near: list[tuple[int, ...]], group_of: dict[int, tuple[int, ...]],
@@ -387,7 +450,7 @@ def _coverable(p: CompiledProblem, el: Eligibility
 
 def _cover_step(p: CompiledProblem, el: Eligibility, b: Builder, u: tuple[int, ...],
                 group_of: dict[int, tuple[int, ...]], keep: frozenset[int], rng: random.Random,
-                threshold: int) -> bool:
+                threshold: int, deltas: list[int] | None = None) -> bool:
     """Take out up to 2 x RUIN_MAX groups that u's eligible carers do around u's window
     (nearest in space and time first), insert u, then them; kept when the objective, its
     uncovered terms included, changes by less than `threshold`."""
@@ -403,7 +466,8 @@ def _cover_step(p: CompiledProblem, el: Eligibility, b: Builder, u: tuple[int, .
         row[p.visits[g[0]].point]) + abs(b.plan.start[g[0]] - mid)
         // RELATED_MINUTES + rng.random())
     chosen += [g for g in _capped_extra(p, el, b, u, group_of, keep, rng) if g not in chosen]
-    return _move_groups(p, el, b, chosen, rng, first=(u,), threshold=threshold)
+    return _move_groups(p, el, b, chosen, rng, first=(u,), threshold=threshold,
+                        deltas=deltas)
 
 
 def _capped_extra(p: CompiledProblem, el: Eligibility, b: Builder, u: tuple[int, ...],

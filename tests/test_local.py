@@ -378,3 +378,37 @@ def test_builders_share_one_list_copy_of_the_travel_minutes_which_pickling_leave
     copy = pickle.loads(pickle.dumps(p))
     assert "rows" not in copy.travel.__dict__
     assert copy.travel.rows == a.rows
+
+
+def test_ruin_and_recreate_keeps_worse_steps_and_returns_the_best_rota(week, monkeypatch) -> None:
+    """Annealing keeps some steps that raise the objective (a descent never does), and the
+    rota returned is the best one the walk went through, every rule kept. (Hot enough that
+    600 steps keep worse ones: this day's travel is 6 minutes a stop.)"""
+    import optimiser.local as local
+
+    p, el, plan = week
+    start = relocate(p, el, plan, time.monotonic() + 60, random.Random(0))
+    kept: list[int] = []
+    move = local._move_groups
+
+    def spy(*args, **kwargs):
+        deltas = kwargs.get("deltas")
+        done = move(*args, **kwargs)
+        if done and deltas:
+            kept.append(deltas[-1])
+        return done
+
+    monkeypatch.setattr(local, "_move_groups", spy)
+    monkeypatch.setattr(local, "tail_exchange", lambda *a, **k: 0)  # only steps change it
+    monkeypatch.setattr(local, "ANNEAL_HOT", 2.0)
+    monkeypatch.setattr(local, "ANNEAL_COLD", 0.5)
+    new = ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3), max_iterations=600)
+    walk = list(itertools.accumulate(kept, initial=score(p, el, start).total))
+    assert any(d > 0 for d in kept)  # worse steps were kept
+    assert score(p, el, new).total == min(walk)  # the best rota seen, exactly
+    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+    monkeypatch.setattr(local, "ANNEAL_COLD", 0.0)  # a pure descent keeps no worse step
+    kept.clear()
+    ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3), max_iterations=600)
+    assert kept and all(d < 0 for d in kept)
