@@ -9,7 +9,8 @@ what insertion moves cannot see (re-timing chains, lateness traded against trave
 
 Every move takes groups (a visit, or a synchronised pair) out and lets `Builder` insert
 them where they are cheapest; it is kept only if the whole objective drops (an exact
-incremental delta), so every rota on the way keeps every rule. Plain moves never uncover a
+incremental delta; ruin and recreate also keeps some that raise it a little, by simulated
+annealing), so every rota on the way keeps every rule. Plain moves never uncover a
 visit; covering moves (`cover_ruin`, and ruin-and-recreate steps while visits are out)
 insert an uncovered visit first and may leave out one that weighs less.
 """
@@ -85,12 +86,14 @@ CAPPED_EXTRA = 3
 #: (`optimiser.exchange`) on the rota it holds.
 RUIN_STALL = 400
 #: Steps without a new best rota before ruin and recreate ends (the solve then restarts it,
-#: or hands over to the CP-SAT search).
+#: or hands over to the CP-SAT search). 800 did no better on HHCRSP E1, whose rugged
+#: landscape favours more restarts (six seeds at 60 s: +1.7% against the descent, 2,000
+#: +2.5%).
 RUIN_END = 2000
 #: Simulated annealing's temperature at the start and end of a ruin-and-recreate run, as a
 #: share of the start rota's travel objective per stop (a step is kept when it adds less
 #: than -T ln U, U uniform in (0, 1]; the temperature falls geometrically with the run's
-#: progress, its steps or its clock). See `ruin_recreate`.
+#: progress, its steps or its clock). See `_Annealing`. 0.03 and 0.001 gave E1 the same.
 ANNEAL_HOT, ANNEAL_COLD = 0.1, 0.002
 #: What a round of tail exchanges costs, in ruin-and-recreate steps per vehicle (one worker's
 #: budget counts it): measured 0.02-0.03 s a round on HHCRSP G1 (40 vehicles, 5 ms steps)
@@ -295,8 +298,13 @@ class _Annealing:
     kept when it adds less than -T ln U (U uniform), T falling geometrically from `hot` to
     `cold` over the run (its step budget with one worker, so runs repeat; else its clock).
 
-    Why: a pure descent stalled on HHCRSP G1 after 4,500-6,500 steps (16-20 s), and a
-    restart from a fresh construction spent the rest of the limit getting back."""
+    Why: a pure descent (the acceptance before session 18) stalled on HHCRSP G1 after
+    4,500-6,500 steps (16-20 s), and a restart from a fresh construction spent the rest of
+    the limit getting back (57,285 against the stalled 54,109). All cores, 60 s, seeds 0, 2
+    and 4, summed objective against the descent: G1 -2.7% (all three better), F1 -0.9%,
+    D1 +0.2%, C1 at best-known on all three; E1 +2.5% (seeds 0-10 even), where the
+    descent's more frequent restarts found better basins. The temperature also falls with
+    the steps since the last new best, so a run that ends for want of gain ends cold."""
 
     hot: float
     cold: float
