@@ -216,15 +216,17 @@ def _done(b: Builder) -> Plan:
 
 def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
                   rng: random.Random, keep: frozenset[int] = frozenset(),
-                  max_iterations: int = 10**9, used: list[int] | None = None) -> Plan:
+                  max_iterations: int = 10**9, used: list[int] | None = None,
+                  anneal: bool = False) -> Plan:
     """Take out a few groups close in space and time to a random one (related removal) and
     insert them again one by one, double-ups first, each at its cheapest place; keep the
-    result when the objective drops by more than simulated annealing asks (`_Annealing`),
-    else undo. While visits are out, every other step is a `cover_ruin` step instead (kept
-    only when the objective drops). After RUIN_STALL steps without a new best rota a round
-    of tail exchanges (`optimiser.exchange`) runs; after RUIN_END the ruin ends. Returns
-    the best rota seen. `used` gets the number of steps taken appended (a string step
-    weighted by its size, as budgets are).
+    result when the objective drops (`anneal`: or rises by less than simulated annealing's
+    threshold, `_Annealing`), else undo. While visits are out, every other step is a
+    `cover_ruin` step instead (kept only when the objective drops). After RUIN_STALL steps
+    without a new best rota a round of tail exchanges (`optimiser.exchange`) runs; a
+    descent ends when it finds none, annealing goes on until RUIN_END steps without a new
+    best. Returns the best rota seen. `used` gets the number of steps taken appended (a
+    string step weighted by its size, as budgets are).
 
     Half the steps take out strings of consecutive stops on the related groups' routes
     instead (SISR, Christiaens and Vanden Berghe 2020): one worker, 30 s, seeds 0-2, summed
@@ -240,7 +242,7 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     group_of, todo = _coverable(p, el)
     drive = b.rows["drive"]  # list rows: numpy indexing per group was a tenth of a step
     point = [v.point for v in p.visits]
-    heat = _Annealing.for_plan(p, el, b.plan, deadline, max_iterations)
+    heat = _Annealing.for_plan(p, el, b.plan, deadline, max_iterations) if anneal else None
     current = best_total = score(p, el, b.plan).total
     best = b.plan.copy()
     stall = since_best = 0
@@ -255,6 +257,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                 current = score(p, el, b.plan).total
                 if current < best_total:
                     best, best_total, since_best = b.plan.copy(), current, 0
+            elif heat is None:
+                break  # a descent at a local optimum of both moves
         steps += 1
         stall += 1
         since_best += 1
@@ -279,8 +283,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
             if rng.random() < STRING_SHARE:
                 near = _strings(b, near, group_of, keep, rng)
                 steps += len(near) / ((RUIN_MIN + RUIN_MAX) / 2) - 1
-            kept = _move_groups(p, el, b, near, rng, threshold=heat.threshold(steps, rng, since_best),
-                                deltas=deltas)
+            worse = heat.threshold(steps, rng, since_best) if heat is not None else 0
+            kept = _move_groups(p, el, b, near, rng, threshold=worse, deltas=deltas)
         if kept:
             current += deltas[0]
             if current < best_total:
@@ -302,7 +306,7 @@ class _Annealing:
     4,500-6,500 steps (16-20 s), and a restart from a fresh construction spent the rest of
     the limit getting back (57,285 against the stalled 54,109). All cores, 60 s, seeds 0, 2
     and 4, summed objective against the descent: G1 -2.7% (all three better), F1 -0.9%,
-    D1 +0.2%, C1 at best-known on all three; E1 +2.5% (seeds 0-10 even), where the
+    D1 +0.2%, C1 at best-known on all three; E1 +2.5% (six seeds, 0-10), where the
     descent's more frequent restarts found better basins. The temperature also falls with
     the steps since the last new best, so a run that ends for want of gain ends cold."""
 
@@ -323,8 +327,9 @@ class _Annealing:
         return cls(ANNEAL_HOT * per_stop, ANNEAL_COLD * per_stop, now, max(1e-6, deadline - now),
                    max_iterations if max_iterations < 10**9 else None)
 
-    def threshold(self, steps: float, rng: random.Random, since_best: int = 0) -> int:
-        """What a step may add and still be kept (0: only a drop is kept)."""
+    def threshold(self, steps: float, rng: random.Random, since_best: int) -> int:
+        """What a step may add and still be kept (0: only a drop is kept), `steps` into the
+        run and `since_best` steps after its last new best."""
         if self.cold <= 0:
             return 0
         done = steps / self.budget if self.budget else (time.monotonic() - self.begin) / self.seconds

@@ -76,6 +76,9 @@ class SolveOptions:
     #: With two or more workers, run a search per two cores (the others in forked or
     #: spawned processes, with the next seeds) and keep the best rota; see `_portfolio`.
     portfolio: bool = True
+    #: Ruin and recreate keeps some worse steps (simulated annealing) instead of a pure
+    #: descent; the portfolio sets it on every other search (see `_portfolio`).
+    anneal: bool = False
 
     @classmethod
     def for_problem(cls, problem: Problem, time_limit: float | None = None, workers: int = 0,
@@ -137,6 +140,11 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     --suite hhcrsp` at 60 s, against session 4's one search: C1 1.21 -> 1.01 x best-known,
     D1 1.11 -> 1.10, E1 1.19 -> 1.16, F1 1.21 -> 1.20, G1 1.24 -> 1.23. Each search gets
     two CP-SAT workers; one worker keeps one reproducible search.
+
+    Every other search anneals in ruin and recreate (`SolveOptions.anneal`), the others
+    descend: annealing did better on HHCRSP G1 and F1 (60 s, seeds 0, 2, 4: -2.7%, -0.9%),
+    worse on E1 (+2.5% on six seeds; at 10 s 1.27 x best-known against 1.05), whose
+    quicker-stalling descent restarts more often from fresh constructions.
     """
     cores = options.workers or os.cpu_count() or 1
     if (cores < 2 or not options.portfolio or options.time_limit < PORTFOLIO_MIN_SECONDS
@@ -153,8 +161,8 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     pool = ProcessPoolExecutor(max_workers=members - 1, mp_context=context)
     futures: list[Future[Result]] = []
     try:
-        futures = [pool.submit(solve_plan, p, el, replace(own, seed=own.seed + i), deadline, start)
-                   for i in range(1, members)]
+        futures = [pool.submit(solve_plan, p, el, replace(own, seed=own.seed + i, anneal=i % 2 == 1),
+                               deadline, start) for i in range(1, members)]
         results = [solve_plan(p, el, own, deadline, start)]
         # The others stop on the same deadline; a little grace for the hand-over, counted
         # from the deadline (not from when this search ended, which may be past it).
@@ -377,7 +385,11 @@ def _local(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOption
         # (Its clock is then only the safety stop at `end`, so a loaded machine repeats too.)
         t_phase = time.monotonic()
         stop = end if options.workers == 1 else min(end, t_phase + share)
-        plan = phase(p, el, plan, stop, random.Random(seed), keep, steps, used)
+        if phase is ruin_recreate:
+            plan = ruin_recreate(p, el, plan, stop, random.Random(seed), keep, steps, used,
+                                 anneal=options.anneal)
+        else:
+            plan = phase(p, el, plan, stop, random.Random(seed), keep, steps, used)
         if phase is ruin_recreate:
             stalled = used[0] < 0.5 * steps if rate is not None else \
                 time.monotonic() - t_phase < 0.5 * share
