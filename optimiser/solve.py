@@ -128,6 +128,14 @@ def solve(p: CompiledProblem, options: SolveOptions | None = None,
 
 #: Smallest limit worth a portfolio: a spawned search needs ~0.7 s to start (imports).
 PORTFOLIO_MIN_SECONDS = 4.0
+#: Every other portfolio search anneals (`optimiser.local._Annealing`) from this many visits
+#: and this limit. Every search annealing, against all descending (all cores, seeds 0, 2, 4,
+#: summed objective): HHCRSP G1 (400 visits) -1.3% at 30 s and -2.7% at 60 s, F1 (260)
+#: -2.2% and -0.9%; but E1 (130) +2.5% at 60 s on six seeds and D1 (98) +0.2%, whose
+#: descent stalls in seconds and restarts from fresh constructions, which suits them; and at
+#: 10 s G1 1.14 x best-known against 1.12, E1 1.27 against 1.05 (too few steps to cool).
+#: Only every other search, so a descent always runs beside it.
+ANNEAL_MIN_VISITS, ANNEAL_MIN_SECONDS = 200, 30.0
 
 
 def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadline: float,
@@ -141,10 +149,9 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     D1 1.11 -> 1.10, E1 1.19 -> 1.16, F1 1.21 -> 1.20, G1 1.24 -> 1.23. Each search gets
     two CP-SAT workers; one worker keeps one reproducible search.
 
-    Every other search anneals in ruin and recreate (`SolveOptions.anneal`), the others
-    descend: annealing did better on HHCRSP G1 and F1 (60 s, seeds 0, 2, 4: -2.7%, -0.9%),
-    worse on E1 (+2.5% on six seeds; at 10 s 1.27 x best-known against 1.05), whose
-    quicker-stalling descent restarts more often from fresh constructions.
+    On problems of ANNEAL_MIN_VISITS visits or more, given ANNEAL_MIN_SECONDS or more,
+    every other search anneals in ruin and recreate (`SolveOptions.anneal`); the others
+    descend.
     """
     cores = options.workers or os.cpu_count() or 1
     if (cores < 2 or not options.portfolio or options.time_limit < PORTFOLIO_MIN_SECONDS
@@ -161,7 +168,9 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     pool = ProcessPoolExecutor(max_workers=members - 1, mp_context=context)
     futures: list[Future[Result]] = []
     try:
-        futures = [pool.submit(solve_plan, p, el, replace(own, seed=own.seed + i, anneal=i % 2 == 1),
+        anneal = len(p.visits) >= ANNEAL_MIN_VISITS and options.time_limit >= ANNEAL_MIN_SECONDS
+        futures = [pool.submit(solve_plan, p, el,
+                               replace(own, seed=own.seed + i, anneal=anneal and i % 2 == 1),
                                deadline, start) for i in range(1, members)]
         results = [solve_plan(p, el, own, deadline, start)]
         # The others stop on the same deadline; a little grace for the hand-over, counted
