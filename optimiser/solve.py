@@ -168,10 +168,8 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     pool = ProcessPoolExecutor(max_workers=members - 1, mp_context=context)
     futures: list[Future[Result]] = []
     try:
-        anneal = len(p.visits) >= ANNEAL_MIN_VISITS and options.time_limit >= ANNEAL_MIN_SECONDS
-        futures = [pool.submit(solve_plan, p, el,
-                               replace(own, seed=own.seed + i, anneal=anneal and i % 2 == 1),
-                               deadline, start) for i in range(1, members)]
+        futures = [pool.submit(solve_plan, p, el, member_options(p, own, i), deadline, start)
+                   for i in range(1, members)]
         results = [solve_plan(p, el, own, deadline, start)]
         # The others stop on the same deadline; a little grace for the hand-over, counted
         # from the deadline (not from when this search ended, which may be past it).
@@ -195,6 +193,13 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     keys = [plan_key(p, el, r.plan, must) for r in results]  # one score each
     log.info("portfolio: %d searches, objectives %s", len(results), [k[1] for k in keys])
     return min(zip(results, keys, strict=True), key=lambda rk: (not rk[0].optimal, rk[1]))[0]
+
+
+def member_options(p: CompiledProblem, own: SolveOptions, i: int) -> SolveOptions:
+    """Options of the portfolio's i-th search (0: the caller's own): the next seed, and
+    annealing on every other search of a problem large enough, given time enough."""
+    anneal = len(p.visits) >= ANNEAL_MIN_VISITS and own.time_limit >= ANNEAL_MIN_SECONDS
+    return replace(own, seed=own.seed + i, anneal=own.anneal or (anneal and i % 2 == 1))
 
 
 #: The threads earlier portfolios' pools started (their manager threads): they outlive the
