@@ -242,8 +242,10 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     group_of, todo = _coverable(p, el)
     drive = b.rows["drive"]  # list rows: numpy indexing per group was a tenth of a step
     point = [v.point for v in p.visits]
-    heat = _Annealing.for_plan(p, el, b.plan, deadline, max_iterations) if anneal else None
-    current = best_total = score(p, el, b.plan).total
+    now = score(p, el, b.plan)
+    heat = _Annealing.for_plan(p, b.plan, now.travel_minutes, deadline, max_iterations) \
+        if anneal else None
+    current = best_total = now.total
     best = b.plan.copy()
     stall = since_best = 0
     deltas: list[int] = []  # the objective change of a kept step
@@ -317,12 +319,12 @@ class _Annealing:
     budget: int | None  # steps, or None: the clock measures progress
 
     @classmethod
-    def for_plan(cls, p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
+    def for_plan(cls, p: CompiledProblem, plan: Plan, travel_minutes: int, deadline: float,
                  max_iterations: int) -> _Annealing:
-        """Temperatures scaled to the rota's travel objective per stop (HHCRSP G1: 130)."""
+        """Temperatures scaled to the rota's travel objective per stop (HHCRSP G1: 130);
+        `travel_minutes` is the plan's, from the score the caller already holds."""
         stops = sum(map(len, plan.routes))
-        per_stop = p.problem.weights.travel_minute * score(p, el, plan).travel_minutes \
-            / max(1, stops)
+        per_stop = p.problem.weights.travel_minute * travel_minutes / max(1, stops)
         now = time.monotonic()
         return cls(ANNEAL_HOT * per_stop, ANNEAL_COLD * per_stop, now, max(1e-6, deadline - now),
                    max_iterations if max_iterations < 10**9 else None)
