@@ -402,11 +402,10 @@ def _local(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOption
         if phase is ruin_recreate:
             plan = ruin_recreate(p, el, plan, stop, random.Random(seed), keep, steps, used,
                                  anneal=options.anneal)
-        else:
-            plan = phase(p, el, plan, stop, random.Random(seed), keep, steps, used)
-        if phase is ruin_recreate:
             stalled = used[0] < 0.5 * steps if rate is not None else \
                 time.monotonic() - t_phase < 0.5 * share
+        else:
+            plan = phase(p, el, plan, stop, random.Random(seed), keep, steps, used)
         if rate is not None:
             spent += used[0] / rate
         if log.isEnabledFor(logging.DEBUG):  # a full score is O(visits): only when asked
