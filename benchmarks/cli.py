@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from api.cli import UserError, err, friendly, out
+
+N = TypeVar("N", int, float)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,21 +24,38 @@ def _list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+def _numbers(text: str, option: str, parse: Callable[[str], N], what: str,
+             allowed: Callable[[N], bool], rule: str) -> list[N]:
+    """A comma list of numbers, each parsed and checked; a bad one is a UserError naming `option`."""
+    values = []
+    for part in _list(text):
+        try:
+            value = parse(part)
+        except ValueError:
+            raise UserError(f"{option}: {part!r} is not {what}") from None
+        if not allowed(value):
+            raise UserError(f"{option}: {part!r} must be {rule}")
+        values.append(value)
+    return values
+
+
 def _time_limits(text: str | None, suite: str) -> list[float]:
     from benchmarks.suites import DEFAULT_TIME_LIMIT
 
     if not text:
         return [DEFAULT_TIME_LIMIT.get(suite, 30.0)]
-    limits = []
-    for part in _list(text):
-        try:
-            value = float(part)
-        except ValueError:
-            raise UserError(f"--time-limit: {part!r} is not a number of seconds") from None
-        if value <= 0:
-            raise UserError(f"--time-limit: {part!r} must be positive")
-        limits.append(value)
-    return limits
+    return _numbers(text, "--time-limit", float, "a number of seconds", lambda v: v > 0, "positive")
+
+
+def _seeds(text: str) -> list[int]:
+    """The seeds to run every solve with: `0`, or a comma list such as `0,2,4`."""
+    seeds = _numbers(text, "--seed", int, "a whole number", lambda v: v >= 0, "0 or more")
+    if not seeds:
+        raise UserError("--seed: give one seed or a comma list of seeds (0,2,4)")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise UserError(f"--seed: {', '.join(map(str, twice))} given more than once")
+    return seeds
 
 
 @friendly
@@ -53,7 +73,9 @@ def bench(
     data: Annotated[Path | None, typer.Option(
         help="folder of a published set [default: ../shared/benchmarks/<set>]")] = None,
     workers: Annotated[int, typer.Option(min=0, help="carerota CP-SAT workers; 0 = all cores")] = 0,
-    seed: Annotated[int, typer.Option(help="random seed for every solver")] = 0,
+    seed: Annotated[str, typer.Option(
+        help="random seed for every solver; a comma list (0,2,4) runs every solve once per seed "
+             "and summarises each over the seeds")] = "0",
 ) -> None:
     """Benchmark solvers on a suite: results.json, report.md and a quality-against-time plot."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -65,6 +87,7 @@ def bench(
     from benchmarks.suites import instances as suite_instances
 
     limits = _time_limits(time_limit, suite)
+    seeds = _seeds(seed)
     wanted = _list(solvers)
     unknown = [s for s in wanted if s not in SOLVERS]
     if not wanted or unknown:
@@ -86,20 +109,22 @@ def bench(
     target = out_dir or Path("bench-results") / suite
     m = machine()
     header = {
-        "suite": suite, "solvers": wanted, "time_limits": limits, "workers": workers, "seed": seed,
+        "suite": suite, "solvers": wanted, "time_limits": limits, "workers": workers,
+        "seed": seeds[0], "seeds": seeds,
         "command": "carerota " + shlex.join(sys.argv[1:]),
         "machine_text": f"{m['cpus']} CPU(s), Python {m['python']}, {m['platform']}",
         "skipped": skipped,
     }
-    total = len(specs) * len(limits) * len(wanted)
+    total = len(specs) * len(limits) * len(seeds) * len(wanted)
     rows: list[dict] = []
     interrupted = False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as bar:
         task = bar.add_task("starting", total=total)
 
-        def started(spec, solver: str, limit: float) -> None:
-            bar.update(task, description=f"{spec.name} · {solver} · {limit:g} s")
+        def started(spec, solver: str, limit: float, seed: int) -> None:
+            of_seed = f" · seed {seed}" if len(seeds) > 1 else ""
+            bar.update(task, description=f"{spec.name} · {solver} · {limit:g} s{of_seed}")
 
         planted = {s.name: s.planted for s in specs}
 
@@ -109,8 +134,8 @@ def bench(
             bar.advance(task)
 
         try:
-            run(specs, wanted, limits, RunOptions(out=target, workers=workers, seed=seed), header,
-                on_row=finished, on_start=started)
+            run(specs, wanted, limits, RunOptions(out=target, workers=workers), header,
+                on_row=finished, on_start=started, seeds=seeds)
         except KeyboardInterrupt:
             interrupted = True
     report = write_report(rows, target, header, skipped, interrupted)

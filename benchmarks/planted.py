@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from benchmarks.report import seeds_of
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.domain.documents import (
     BreakRule,
@@ -607,21 +608,23 @@ def compare(row: dict[str, Any], hidden: dict[str, Any]) -> dict[str, Any]:
 
 def report_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The report.md section comparing each row with its instance's hidden rota."""
+    several = len(seeds_of(rows)) > 1
     lines = [
         "## Against the hidden rota", "",
         "Each planted instance is built around a rota covering every visit (the hidden rota). "
         "`full cover`: a valid rota covering every visit; `travel vs hidden`: our travel minutes "
         "over the hidden rota's (below 1 is better).", "",
-        "| instance | solver | limit s | visits | covered | full cover | travel | hidden travel "
-        "| travel vs hidden | valid |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| instance | solver | limit s |{' seed |' if several else ''} visits | covered "
+        "| full cover | travel | hidden travel | travel vs hidden | valid |",
+        "|" + "---|" * (11 if several else 10),
     ]
     for r in rows:
         if "hidden_visits" not in r:
             continue
         ratio = r.get("travel_vs_hidden")
+        seed = f" {r.get('seed', '–')} |" if several else ""
         lines.append(
-            f"| {r['instance']} | {r['solver']} | {r['time_limit']:g} | {r['hidden_visits']} | "
+            f"| {r['instance']} | {r['solver']} | {r['time_limit']:g} |{seed} {r['hidden_visits']} | "
             f"{r.get('visits_covered', '–')} | {'yes' if r.get('full_cover') else 'no'} | "
             f"{r.get('travel_minutes', '–')} | {r['hidden_travel_minutes']} | "
             f"{f'{ratio:.3f}' if ratio is not None else '–'} | "

@@ -4,14 +4,16 @@ Ratios: `vs best peer` is a row's objective over the best objective any peer
 (any solver but carerota) reached with a valid rota of the whole problem (no
 visit dropped as unmodellable) on the same instance and time limit; `vs BKS`
 is the set's own cost over the best-known value in `bks.csv`. Both are below 1
-when better.
+when better. When several seeds ran, each (instance, solver, time limit) also
+gets its headline figures' mean, min and max over the seeds, and the plot shows
+the mean.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -68,25 +70,46 @@ def _name(row: Row) -> str:
     return row.get("code") or row["instance"]
 
 
+def seeds_of(rows: Sequence[Row]) -> list[int]:
+    """The seeds the rows ran with, in order of first appearance (none for rows without one)."""
+    return list(dict.fromkeys(r["seed"] for r in rows if r.get("seed") is not None))
+
+
+def _care_percent(row: Row) -> float | None:
+    total = row.get("care_minutes_total")
+    return 100 * row["care_minutes_covered"] / total if total else None
+
+
+def _vs_bks(row: Row) -> float | None:
+    """The set cost over the best-known value, unrounded (`bks_ratio` is rounded to 4 places)."""
+    return row["set_cost"] / row["bks"] if row.get("set_cost") is not None and row.get("bks") else None
+
+
+def _run_of(row: Row, several_seeds: bool) -> list[Any]:
+    """The cells naming a row's run: instance, solver, limit and, when several ran, its seed."""
+    cells = [_name(row), row["solver"], _num(row["time_limit"])]
+    return [*cells, row.get("seed", "–")] if several_seeds else cells
+
+
 def table(rows: Sequence[Row]) -> list[str]:
     peers = best_peer(rows)
     hhcrsp = any("set_cost" in r for r in rows)
-    head = ["instance", "solver", "limit s", "visits", "care min %", "travel min", "objective",
-            "vs best peer"]
+    several = len(seeds_of(rows)) > 1
+    head = ["instance", "solver", "limit s", *(["seed"] if several else []), "visits",
+            "care min %", "travel min", "objective", "vs best peer"]
     if hhcrsp:
         head += ["set cost", "BKS", "vs BKS"]
     head += ["valid", "wall s", "peak MB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
+        run = _run_of(r, several)
         if r.get("error"):
-            cells = [_name(r), r["solver"], _num(r["time_limit"])] + [""] * (len(head) - 4)
-            lines.append("| " + " | ".join([*cells, f"error: {r['error'][:80]}"]) + " |")
+            cells = [*run, *[""] * (len(head) - len(run) - 1)]
+            lines.append("| " + " | ".join([*map(str, cells), f"error: {r['error'][:80]}"]) + " |")
             continue
-        care = (100 * r["care_minutes_covered"] / r["care_minutes_total"]
-                if r.get("care_minutes_total") else None)
         cells = [
-            _name(r), r["solver"], _num(r["time_limit"]),
-            f"{r['visits_covered']}/{r['visits_total']}", _num(care, 1),
+            *run,
+            f"{r['visits_covered']}/{r['visits_total']}", _num(_care_percent(r), 1),
             _num(r["travel_minutes"]), _num(r["objective"]),
             _ratio(r["objective"], peers.get(_key(r))) if r.get("valid") else "–",
         ]
@@ -117,10 +140,64 @@ def summary(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+#: A figure summarised over seeds: its heading, its value in a row (None: not known), and the
+#: decimals the rows table shows it with.
+Figure = tuple[str, Callable[[Row], float | None], int]
+
+#: The rows table's headline quality figures, per kind of suite.
+GENERATED_FIGURES: tuple[Figure, ...] = (
+    ("visits", lambda r: r.get("visits_covered"), 0),
+    ("care min %", _care_percent, 1),
+    ("travel min", lambda r: r.get("travel_minutes"), 0),
+    ("objective", lambda r: r.get("objective"), 0),
+)
+HHCRSP_FIGURES: tuple[Figure, ...] = (
+    ("set cost", lambda r: r.get("set_cost"), 3),
+    ("vs BKS", _vs_bks, 3),
+)
+
+
+def _spread(values: Sequence[float], digits: int) -> str:
+    """`mean (min–max)`; the mean gets a decimal more than a whole-number figure shows."""
+    if not values:
+        return "–"
+    return (f"{_num(float(mean(values)), max(digits, 1))} "
+            f"({_num(min(values), digits)}–{_num(max(values), digits)})")
+
+
+def over_seeds(rows: Sequence[Row]) -> list[str]:
+    """Per (instance, solver, time limit): the headline figures' mean, min and max over seeds.
+
+    Only valid runs count (an invalid rota's figures are no result); `valid`
+    says how many of the runs that is. Empty when fewer than two seeds ran.
+    """
+    seeds = seeds_of(rows)
+    if len(seeds) < 2:
+        return []
+    figures = HHCRSP_FIGURES if any("set_cost" in r for r in rows) else GENERATED_FIGURES
+    groups: dict[tuple[str, str, float], list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[_name(r), r["solver"], r["time_limit"]].append(r)
+    head = ["instance", "solver", "limit s", "runs", "valid", *(f[0] for f in figures)]
+    lines = [f"Each instance, solver and time limit ran with seeds {', '.join(map(str, seeds))}: "
+             "mean (min–max) over its valid runs. Every run is listed under Rows.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (name, solver, limit), group in groups.items():
+        ok = [r for r in group if r.get("valid") and not r.get("error")]
+        cells = [name, solver, _num(limit), str(len(group)), str(len(ok))]
+        for _, value, digits in figures:
+            cells.append(_spread([v for v in map(value, ok) if v is not None], digits))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def notes(rows: Sequence[Row], skipped: Sequence[str]) -> list[str]:
     out = [f"- skipped: {s}" for s in skipped]
+    several = len(seeds_of(rows)) > 1
     for r in rows:
         where = f"{_name(r)} / {r['solver']} / {_num(r['time_limit'])} s"
+        if several:
+            where += f" / seed {r.get('seed', '–')}"
         if r.get("error"):
             out.append(f"- {where}: error: {r['error']}")
         if r.get("note"):
@@ -150,8 +227,10 @@ def plot(rows: Sequence[Row], path: Path) -> str | None:
     Quality is the set cost over the best-known value on published instances,
     else the objective over the best objective any solver reached on the
     instance. Rows without a meaningful ratio (invalid rotas, peers that dropped
-    visits, incomplete set solutions) are left out. Returns a message instead of
-    plotting when matplotlib (the 'plot' extra) is missing.
+    visits, incomplete set solutions) are left out. One point per (instance,
+    solver, time limit): with several seeds, the mean of its runs' seconds and
+    quality. Returns a message instead of plotting when matplotlib (the 'plot'
+    extra) is missing.
     """
     try:
         import matplotlib
@@ -162,11 +241,14 @@ def plot(rows: Sequence[Row], path: Path) -> str | None:
         return "plot skipped: matplotlib is not installed (pip install 'carerota[plot]')"
     best = best_any(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    by_solver: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    runs: dict[tuple[str, str, float], list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
         q = _quality(r, best)
         if q and r.get("wall_seconds"):
-            by_solver[r["solver"]].append((r["wall_seconds"], q))
+            runs[r["solver"], r["instance"], r["time_limit"]].append((r["wall_seconds"], q))
+    by_solver: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for (solver, _, _), points in runs.items():
+        by_solver[solver].append((mean(x for x, _ in points), mean(y for _, y in points)))
     for solver, points in sorted(by_solver.items()):
         xs, ys = zip(*sorted(points), strict=True)
         ax.scatter(xs, ys, label=solver, alpha=0.8)
@@ -195,11 +277,17 @@ def write_report(rows: Sequence[Row], out: Path, header: dict[str, Any],
         f"Command: `{header.get('command', '')}`  ",
         f"Machine: {header.get('machine_text', '')}  ",
         f"Solvers: {', '.join(header.get('solvers', []))}; time limits: "
-        f"{', '.join(_num(t) for t in header.get('time_limits', []))} s",
+        f"{', '.join(_num(t) for t in header.get('time_limits', []))} s"
+        + (f"; seeds: {', '.join(map(str, header['seeds']))}" if len(header.get("seeds", [])) > 1
+           else ""),
     ]
     if interrupted:
         lines += ["", f"**Interrupted**: {len(rows)} finished row(s) kept."]
-    lines += ["", "## Summary", "", *summary(rows), "", "## Rows", "", *table(rows), ""]
+    lines += ["", "## Summary", "", *summary(rows), ""]
+    spread = over_seeds(rows)
+    if spread:
+        lines += ["## Over seeds", "", *spread, ""]
+    lines += ["## Rows", "", *table(rows), ""]
     if plot_note is None:
         lines += ["![quality against time](quality.png)", ""]
     else:

@@ -16,8 +16,8 @@ import platform
 import resource
 import time
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ GRACE_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Settings shared by every solve of a run."""
+    """Settings of a solve; `run` gives each solve its own `seed` when several seeds run."""
 
     out: Path
     workers: int = 0
@@ -154,7 +154,8 @@ def run_isolated(spec: InstanceSpec, solver: str, time_limit: float,
     receive, send = ctx.Pipe(duplex=False)
     # Not a daemon: the solve starts its own portfolio processes (daemons may not).
     proc = ctx.Process(target=_child, args=(send, spec, solver, time_limit, options))
-    base = {"instance": spec.name, "suite": spec.suite, "solver": solver, "time_limit": time_limit}
+    base = {"instance": spec.name, "suite": spec.suite, "solver": solver, "time_limit": time_limit,
+            "seed": options.seed}
     proc.start()
     send.close()
     try:
@@ -197,11 +198,14 @@ def run(
     options: RunOptions,
     header: dict[str, Any],
     on_row: Callable[[dict[str, Any]], None] | None = None,
-    on_start: Callable[[InstanceSpec, str, float], None] | None = None,
+    on_start: Callable[[InstanceSpec, str, float, int], None] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every (instance, time limit, solver) in turn; results.json after each row.
+    """Every (instance, time limit, seed, solver) in turn; results.json after each row.
 
-    KeyboardInterrupt propagates after the rows so far are written.
+    `seeds` defaults to `options.seed` alone. The solvers run one after the
+    other on each seed, so an interrupted run still compares them on the seeds
+    it finished. KeyboardInterrupt propagates after the rows so far are written.
     """
     rows: list[dict[str, Any]] = []
     header = {**header, "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -209,12 +213,13 @@ def run(
     path = options.out / "results.json"
     for spec in specs:
         for limit in time_limits:
-            for solver in solvers:
-                if on_start:
-                    on_start(spec, solver, limit)
-                row = run_isolated(spec, solver, limit, options)
-                rows.append(row)
-                write_results(path, header, rows)
-                if on_row:
-                    on_row(row)
+            for seed in seeds if seeds is not None else [options.seed]:
+                for solver in solvers:
+                    if on_start:
+                        on_start(spec, solver, limit, seed)
+                    row = run_isolated(spec, solver, limit, replace(options, seed=seed))
+                    rows.append(row)
+                    write_results(path, header, rows)
+                    if on_row:
+                        on_row(row)
     return rows
