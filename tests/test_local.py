@@ -97,6 +97,36 @@ def test_incremental_delta_equals_the_full_score_difference(week) -> None:
     assert checked > 20
 
 
+def test_work_minutes_of_a_placement_match_a_full_recount(week) -> None:
+    """Placement checks price a capped carer's day from its work before and the gap's added
+    travel (`Builder._work_with`); that must equal recounting the whole route, for every
+    place of every visit, and the books must stay exact as visits move."""
+    p, el, plan = week
+    b = Builder(p, el, plan)
+    compared = 0
+    for g in groups(p):
+        if len(g) != 1 or g[0] not in b.plan.start:
+            continue
+        v = g[0]
+        before = b.plan.copy()
+        touched = b.vehicles_of_group(g)
+        b.take_out(g)
+        lo, hi = b.bounds(v)
+        for gap, _cost in b.places(v, el.vehicles_of[v], lo, hi):
+            route = list(b.plan.routes[gap.vehicle])
+            old = b._work(gap.vehicle, route)
+            route.insert(gap.position, v)
+            moved = b.retimed(gap.vehicle, gap.position, v, gap.lo)
+            assert b._work_with(gap, v, route, old, moved) == b._work(gap.vehicle, route, moved)
+            compared += 1
+        if not b.insert_group(g):
+            b.restore(before, touched)
+        fresh = Builder(p, el, b.plan)
+        assert {k: m for k, m in b.work_day.items() if m} == \
+            {k: m for k, m in fresh.work_day.items() if m}
+    assert compared > 200
+
+
 def test_ruin_and_recreate_improves_on_the_relocation_optimum(week) -> None:
     """Taking out several related groups at once finds what single moves cannot."""
     p, el, plan = week
