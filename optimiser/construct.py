@@ -329,7 +329,7 @@ class Builder:
             next_pt, next_start = vis.point, x
         return es, ls
 
-    def gaps(self, k: int, v: int, lo_v: int, hi_v: int, late: bool = False) -> Iterable[Gap]:
+    def gaps(self, k: int, v: int, lo_v: int, hi_v: int, late: bool = False) -> Iterator[Gap]:
         """Every gap of vehicle k's route where visit v fits inside [lo_v, hi_v], its
         neighbours pulled earlier or pushed later inside their windows where they can be
         (`late`: pushed past their windows too, up to what the solver allows).
@@ -413,10 +413,13 @@ class Builder:
         wt = self.p.problem.weights.travel_minute
         out = []
         for k in vehicles:
-            gaps = list(self.gaps(k, v, lo, hi, late))
-            if gaps:  # priced only where v fits (most of a day's carers have no room)
-                own = self.carer_cost(k, v)
-                out += [(g, own + wt * g.delta_travel) for g in gaps]
+            gaps = self.gaps(k, v, lo, hi, late)
+            first = next(gaps, None)
+            if first is None:  # priced only where v fits (most of a day's carers have no room)
+                continue
+            own = self.carer_cost(k, v)
+            out.append((first, own + wt * first.delta_travel))
+            out += [(g, own + wt * g.delta_travel) for g in gaps]
         return out
 
     def carer_cost(self, k: int, v: int) -> int:
@@ -733,8 +736,8 @@ class Builder:
             old = self._work(k, self.plan.routes[k])
             moved = self.retimed(k, gap.position, v, start)
             self.plan.routes[k].insert(gap.position, v)
+            new = self._work_with(gap, v, self.plan.routes[k], old, moved)
             self.plan.start.update(moved)
-            new = self._work(k, self.plan.routes[k])
             for day in set(old) | set(new):
                 self.work_day[(c, day)] += new.get(day, 0) - old.get(day, 0)
             self.work_total[c] += sum(new.values()) - sum(old.values())
@@ -744,9 +747,21 @@ class Builder:
         """Remove one stop from vehicle k, keeping the books exact (no full recount); a
         double-up's start stays until its `last` carer is taken off."""
         c = self.el.vehicles[k].carer
-        old = self._work(k, self.plan.routes[k])
-        self.plan.routes[k].remove(u)
-        new = self._work(k, self.plan.routes[k])
+        route = self.plan.routes[k]
+        old = self._work(k, route)
+        i = route.index(u)
+        route.pop(i)
+        new: dict[int, int] = {}
+        if len(old) == 1 and route:  # one calendar day, as `_work_with` (it stays so)
+            veh, visits = self.el.vehicles[k], self.p.visits
+            a = visits[route[i - 1]].point if i else veh.shift.start_point
+            c_pt = visits[route[i]].point if i < len(route) else veh.shift.end_point
+            u_pt = visits[u].point
+            (day, minutes), = old.items()
+            new[day] = minutes - visits[u].duration + self.t(k, a, c_pt) - self.t(k, a, u_pt) \
+                - self.t(k, u_pt, c_pt)
+        elif route:
+            new = self._work(k, route)
         if last:
             self.plan.start.pop(u)
         for day in set(old) | set(new):
@@ -819,8 +834,14 @@ class Builder:
         return False
 
     def _gap_back(self, k: int, u: int, start: int) -> Gap:
-        pos = sum(1 for w in self.plan.routes[k] if self.plan.start[w] < start)
-        return Gap(k, pos, start, start, 0)
+        """The place u left on route k, with its travel as `gaps` counts it."""
+        route, visits, shift = self.plan.routes[k], self.p.visits, self.el.vehicles[k].shift
+        pos = sum(1 for w in route if self.plan.start[w] < start)
+        a = visits[route[pos - 1]].point if pos else shift.start_point
+        c = visits[route[pos]].point if pos < len(route) else shift.end_point
+        u_pt = visits[u].point
+        added = self.t(k, a, u_pt) + self.t(k, u_pt, c) - (self.t(k, a, c) if route else 0)
+        return Gap(k, pos, start, start, added)
 
     def can_take_out(self, visits: Iterable[int]) -> bool:
         """Taking `visits` out keeps the two rules a removal can break: walkers' max leg

@@ -12,7 +12,15 @@ import pytest
 from optimiser.construct import Builder, construct, groups, objective_delta
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.generate import GeneratorOptions, generate
-from optimiser.local import _strings, cover_ruin, crossover, relocate, ruin_recreate
+from optimiser.local import (
+    RELATED_MINUTES,
+    _Related,
+    _strings,
+    cover_ruin,
+    crossover,
+    relocate,
+    ruin_recreate,
+)
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.validate import validate
@@ -125,6 +133,29 @@ def test_work_minutes_of_a_placement_match_a_full_recount(week) -> None:
         assert {k: m for k, m in b.work_day.items() if m} == \
             {k: m for k, m in fresh.work_day.items() if m}
     assert compared > 200
+
+
+def test_related_removal_takes_the_nearest_groups_in_travel_and_time(week) -> None:
+    """`_Related.nearest` scores only groups whose start may be near the seed's; it must
+    still pick the groups a full scan would: none left out scores lower (up to the random
+    tie-break, under one), on a three-day rota where most groups are days away."""
+    p, el, plan = week
+    movable = [tuple(g) for g in groups(p)]
+    start = plan.start
+    placed = [g for g in movable if all(v in start for v in g)]
+    drive = Builder(p, el, plan).rows["drive"]
+    related = _Related(p, el, movable, drive)
+    rng = random.Random(3)
+    for seed in rng.sample(placed, 40):
+        def score_of(g: tuple[int, ...], seed: tuple[int, ...] = seed) -> int:
+            return drive[p.visits[seed[0]].point][p.visits[g[0]].point] \
+                + abs(start[g[0]] - start[seed[0]]) // RELATED_MINUTES
+
+        size = rng.randint(3, 12)
+        near = related.nearest(seed, size, placed, start, rng)
+        assert len(set(near)) == size and seed in near and set(near) <= set(placed)
+        others = [score_of(g) for g in placed if g not in near]
+        assert max(map(score_of, near)) <= min(others)
 
 
 def test_ruin_and_recreate_improves_on_the_relocation_optimum(week) -> None:
