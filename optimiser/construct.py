@@ -159,6 +159,44 @@ class Builder:
             self.plan.start.update(changed)
             self._book(k, 1)
 
+    def toward_preferred(self, vehicles: Iterable[int]) -> None:
+        """Move untied stops towards their preferred start minutes, as far as their
+        neighbours, windows and shift allow (where the preferred start is weighted).
+
+        Why: insertion takes each place at its gap's first minute, packing routes so that
+        later insertions fit (placing at the preferred minute instead left fewer crossover
+        children that fit: 9 of 18 against 13); the rota then kept visits early. On the
+        planted week (whose hidden rota starts every visit at its preferred minute) ruin
+        and recreate ended with 11,000 minutes of deviation, a third of its cost beyond
+        travel. A stop moves only within its day and never past its window's end, so work
+        minutes, caps and lateness stay; a route whose break this would lose stays."""
+        if not self.p.problem.weights.preferred_start_minute:
+            return
+        p, start = self.p, self.plan.start
+        for k in vehicles:
+            veh, route = self.el.vehicles[k], self.plan.routes[k]
+            changed: dict[int, int] = {}
+            prev_pt, prev_end = veh.shift.start_point, veh.shift.start
+            for i, v in enumerate(route):
+                vis, s = p.visits[v], start[v]
+                want = vis.preferred
+                if want is not None and want != s and self.movable(v):
+                    lo = max(vis.earliest, prev_end + self.t(k, prev_pt, vis.point))
+                    if i + 1 < len(route):
+                        nxt = p.visits[route[i + 1]]
+                        hi = start[route[i + 1]] - self.t(k, vis.point, nxt.point)
+                    else:
+                        hi = veh.shift.end - self.t(k, vis.point, veh.shift.end_point)
+                    hi = min(hi - vis.duration, max(vis.latest, s))
+                    to = lo if want < lo else hi if want > hi else want
+                    if self.time_cost(v, to) < self.time_cost(v, s) \
+                            and p.day_of(to) == p.day_of(s):
+                        changed[v], start[v], s = s, to, to  # (changed: the start before)
+                prev_pt, prev_end = vis.point, s + vis.duration
+            if changed and p.carers[veh.carer].break_after is not None \
+                    and not self.break_ok(k, route, {}):
+                start.update(changed)  # undo: the break would be lost
+
     def vehicles_doing(self, v: int) -> list[int]:
         """The vehicles doing visit v now (two for a double-up)."""
         return [k for k in self.el.vehicles_of[v] if v in self.plan.routes[k]]

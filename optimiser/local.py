@@ -148,7 +148,8 @@ def relocate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float,
 
 def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[tuple[int, ...]],
                  rng: random.Random, first: tuple[tuple[int, ...], ...] = (),
-                 threshold: int = 0, deltas: list[int] | None = None) -> bool:
+                 threshold: int = 0, deltas: list[int] | None = None,
+                 polish: bool = False) -> bool:
     """Take the chosen groups off their carers (those a removal may leave: `can_take_out`)
     and insert them again in random order, double-ups first, each at its cheapest place;
     keep the result if the objective drops, else undo. True when kept.
@@ -156,7 +157,9 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
     `first`: uncovered groups to insert before the others. Then a group that no longer
     fits may stay out, and the objective (with its uncovered-visit terms) decides; without
     `first`, a move never uncovers a visit. `deltas`, when given, gets a kept move's
-    objective change appended."""
+    objective change appended. `polish`: the changed routes' stops then move towards their
+    preferred minutes (`Builder.toward_preferred`), only once every visit is in, as
+    insertion packs routes so that the missing ones fit."""
     before = b.plan.copy()
     touched: set[int] = set()
     pairs_before: dict[int, set[int]] = {}
@@ -193,6 +196,8 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
     if placed:
         moved = [g for g in (*first, *out) if g[0] in b.plan.start]
         b.settle(touched | {k for g in moved for k in b.vehicles_of_group(g)})
+        if polish:
+            b.toward_preferred(touched | {k for g in moved for k in b.vehicles_of_group(g)})
         if not first and all(b.plan.routes[k] == before.routes[k] and all(
                 b.plan.start[v] == before.start[v] for v in before.routes[k]) for k in touched):
             return False  # all back where they were, neighbours unmoved: the same rota
@@ -285,7 +290,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                 near = _strings(b, near, group_of, keep, rng)
                 steps += len(near) / ((RUIN_MIN + RUIN_MAX) / 2) - 1
             worse = heat.threshold(steps, rng, since_best) if heat is not None else 0
-            kept = _move_groups(p, el, b, near, rng, threshold=worse, deltas=deltas)
+            kept = _move_groups(p, el, b, near, rng, threshold=worse, deltas=deltas,
+                                polish=not missing)
         if kept:
             current += deltas[0]
             if current < best_total:
@@ -293,6 +299,10 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                 stall = since_best = 0
     if used is not None:
         used.append(round(steps))
+    if p.problem.weights.preferred_start_minute:  # every route, those never touched too
+        b = Builder(p, el, best)
+        b.toward_preferred(range(len(best.routes)))
+        best = b.plan
     best.sort_routes()
     return best
 
