@@ -232,7 +232,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     `cover_ruin` step instead (kept only when the objective drops). After RUIN_STALL steps
     without a new best rota a round of tail exchanges (`optimiser.exchange`) runs; a
     descent ends when it finds none, annealing goes on until RUIN_END steps without a new
-    best. Returns the best rota seen. `used` gets the number of steps taken appended (a
+    best. Returns the best rota seen, its stops moved towards their preferred minutes when
+    every visit is in (`polished`). `used` gets the number of steps taken appended (a
     string step weighted by its size, as budgets are).
 
     Half the steps take out strings of consecutive stops on the related groups' routes
@@ -299,12 +300,20 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                 stall = since_best = 0
     if used is not None:
         used.append(round(steps))
-    if p.problem.weights.preferred_start_minute:  # every route, those never touched too
-        b = Builder(p, el, best)
-        b.toward_preferred(range(len(best.routes)))
-        best = b.plan
+    if not any(g[0] not in best.start for g in todo):  # every route, those never touched too
+        best = polished(p, el, best)
     best.sort_routes()
     return best
+
+
+def polished(p: CompiledProblem, el: Eligibility, plan: Plan) -> Plan:
+    """`plan` with every route's untied stops moved towards their preferred minutes
+    (`Builder.toward_preferred`); `plan` itself when the objective does not weigh them."""
+    if not p.problem.weights.preferred_start_minute:
+        return plan
+    b = Builder(p, el, plan)
+    b.toward_preferred(range(len(plan.routes)))
+    return b.plan
 
 
 class _Related:

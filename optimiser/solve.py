@@ -23,6 +23,7 @@ from optimiser.local import (
     MOVE_COST,
     STEP_COST,
     crossover,
+    polished,
     relocate,
     ruin_recreate,
     steps_per_second,
@@ -311,7 +312,8 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # same seed repeats.
     limit = left if options.workers == 1 else options.time_limit
     result = improve(p, el, repaired, replace(options, time_limit=limit), deadline, must)
-    return replace(result, unattempted=unattempted)
+    # Last, the stops towards their preferred minutes: nothing after needs routes packed.
+    return replace(result, plan=polished(p, el, result.plan), unattempted=unattempted)
 
 
 #: Restart the local search (relocation, ruin and recreate) with a new seed, from the best
