@@ -29,6 +29,11 @@ from optimiser.prune import Eligibility
 INF = 10**9
 
 
+#: Passes over a route moving stops towards their preferred minutes (`toward_preferred`),
+#: alternately forwards and backwards, so a stop held by its neighbour moves once it has.
+PREFERRED_PASSES = 4
+
+
 class Gap(NamedTuple):
     """A place in vehicle k's route where a visit fits, starting anywhere in [lo, hi].
     (A named tuple: half a million are made in 1,500 ruin steps on HHCRSP G1, and a frozen
@@ -175,24 +180,33 @@ class Builder:
         p, start = self.p, self.plan.start
         for k in vehicles:
             veh, route = self.el.vehicles[k], self.plan.routes[k]
-            changed: dict[int, int] = {}
-            prev_pt, prev_end = veh.shift.start_point, veh.shift.start
-            for i, v in enumerate(route):
-                vis, s = p.visits[v], start[v]
-                want = vis.preferred
-                if want is not None and want != s and self.movable(v):
-                    lo = max(vis.earliest, prev_end + self.t(k, prev_pt, vis.point))
-                    if i + 1 < len(route):
+            changed: dict[int, int] = {}  # the starts before
+            n = len(route)
+            for turn in range(PREFERRED_PASSES):  # forwards, backwards, ...: chains move
+                moved = False
+                for i in (range(n) if turn % 2 == 0 else range(n - 1, -1, -1)):
+                    v = route[i]
+                    vis, s = p.visits[v], start[v]
+                    want = vis.preferred
+                    if want is None or want == s or not self.movable(v):
+                        continue
+                    if i:
+                        prev = p.visits[route[i - 1]]
+                        lo = start[route[i - 1]] + prev.duration + self.t(k, prev.point, vis.point)
+                    else:
+                        lo = veh.shift.start + self.t(k, veh.shift.start_point, vis.point)
+                    if i + 1 < n:
                         nxt = p.visits[route[i + 1]]
                         hi = start[route[i + 1]] - self.t(k, vis.point, nxt.point)
                     else:
                         hi = veh.shift.end - self.t(k, vis.point, veh.shift.end_point)
-                    hi = min(hi - vis.duration, max(vis.latest, s))
+                    lo, hi = max(lo, vis.earliest), min(hi - vis.duration, max(vis.latest, s))
                     to = lo if want < lo else hi if want > hi else want
-                    if self.time_cost(v, to) < self.time_cost(v, s) \
-                            and p.day_of(to) == p.day_of(s):
-                        changed[v], start[v], s = s, to, to  # (changed: the start before)
-                prev_pt, prev_end = vis.point, s + vis.duration
+                    if self.time_cost(v, to) < self.time_cost(v, s) and p.day_of(to) == p.day_of(s):
+                        changed.setdefault(v, s)
+                        start[v], moved = to, True
+                if not moved:
+                    break
             if changed and p.carers[veh.carer].break_after is not None \
                     and not self.break_ok(k, route, {}):
                 start.update(changed)  # undo: the break would be lost

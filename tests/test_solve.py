@@ -501,3 +501,19 @@ def test_the_portfolio_anneals_on_every_other_search_of_a_large_problem_given_ti
             assert validate(small, sol) == []
             assert calls and set(calls) == {anneal}
             calls.clear()
+
+
+def test_the_solved_rota_moves_no_stop_further_towards_its_preferred_minute() -> None:
+    """The solve ends by moving untied stops towards their clients' preferred minutes as far
+    as neighbours, windows and shifts allow: polishing its rota again changes nothing.
+    (Double-ups and `follows`-tied stops stay where the search put them.)"""
+    from optimiser.local import polished
+    from optimiser.plan import plan_from_routes
+
+    p = compile_problem(generate(GeneratorOptions(carers=6, clients=16, seed=3)))
+    assert p.problem.weights.preferred_start_minute
+    sol = solve(p, SolveOptions(time_limit=3, workers=1, seed=0))
+    assert validate(p, sol) == []
+    el = build_eligibility(p)
+    plan = plan_from_routes(p, el, sol.routes)
+    assert polished(p, el, plan).start == plan.start
