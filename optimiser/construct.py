@@ -174,42 +174,71 @@ class Builder:
         planted week (whose hidden rota starts every visit at its preferred minute) ruin
         and recreate ended with 11,000 minutes of deviation, a third of its cost beyond
         travel. A stop moves only within its day and never past its window's end, so work
-        minutes, caps and lateness stay; a route whose break this would lose stays."""
+        minutes, caps and lateness stay, and not where a carer would lose the break. A
+        double-up moves when both its carers' routes have room (untied ones: stops tied by
+        `follows` stay where the search put them)."""
         if not self.p.problem.weights.preferred_start_minute:
             return
         p, start = self.p, self.plan.start
         for k in vehicles:
-            veh, route = self.el.vehicles[k], self.plan.routes[k]
-            changed: dict[int, int] = {}  # the starts before
+            route = self.plan.routes[k]
             n = len(route)
             for turn in range(PREFERRED_PASSES):  # forwards, backwards, ...: chains move
                 moved = False
                 for i in (range(n) if turn % 2 == 0 else range(n - 1, -1, -1)):
                     v = route[i]
                     vis, s = p.visits[v], start[v]
-                    want = vis.preferred
-                    if want is None or want == s or not self.movable(v):
+                    if vis.preferred is None or vis.preferred == s:
                         continue
-                    if i:
-                        prev = p.visits[route[i - 1]]
-                        lo = start[route[i - 1]] + prev.duration + self.t(k, prev.point, vis.point)
+                    if self.movable(v):
+                        lo, hi = self._room(k, i)
+                    elif self._double(v):  # both carers' routes must have room
+                        other = [j for j in self.vehicles_doing(v) if j != k]
+                        if len(other) != 1:
+                            continue
+                        lo, hi = self._room(k, i)
+                        lo2, hi2 = self._room(other[0], self.plan.routes[other[0]].index(v))
+                        lo, hi = max(lo, lo2), min(hi, hi2)
                     else:
-                        lo = veh.shift.start + self.t(k, veh.shift.start_point, vis.point)
-                    if i + 1 < n:
-                        nxt = p.visits[route[i + 1]]
-                        hi = start[route[i + 1]] - self.t(k, vis.point, nxt.point)
-                    else:
-                        hi = veh.shift.end - self.t(k, vis.point, veh.shift.end_point)
-                    lo, hi = max(lo, vis.earliest), min(hi - vis.duration, max(vis.latest, s))
-                    to = lo if want < lo else hi if want > hi else want
-                    if self.time_cost(v, to) < self.time_cost(v, s) and p.day_of(to) == p.day_of(s):
-                        changed.setdefault(v, s)
+                        continue
+                    hi = min(hi, max(vis.latest, s))
+                    to = lo if vis.preferred < lo else hi if vis.preferred > hi else vis.preferred
+                    if lo <= hi and self.time_cost(v, to) < self.time_cost(v, s) \
+                            and p.day_of(to) == p.day_of(s) and self._breaks_kept(v, to):
                         start[v], moved = to, True
                 if not moved:
                     break
-            if changed and p.carers[veh.carer].break_after is not None \
-                    and not self.break_ok(k, route, {}):
-                start.update(changed)  # undo: the break would be lost
+
+    def _room(self, k: int, i: int) -> tuple[int, int]:
+        """Earliest and latest start of route k's i-th stop with its neighbours where they
+        are, inside its window's start (its end is the caller's)."""
+        p, start, route, veh = self.p, self.plan.start, self.plan.routes[k], self.el.vehicles[k]
+        vis = p.visits[route[i]]
+        if i:
+            prev = p.visits[route[i - 1]]
+            lo = start[route[i - 1]] + prev.duration + self.t(k, prev.point, vis.point)
+        else:
+            lo = veh.shift.start + self.t(k, veh.shift.start_point, vis.point)
+        if i + 1 < len(route):
+            nxt = p.visits[route[i + 1]]
+            hi = start[route[i + 1]] - self.t(k, vis.point, nxt.point)
+        else:
+            hi = veh.shift.end - self.t(k, vis.point, veh.shift.end_point)
+        return max(lo, vis.earliest), hi - vis.duration
+
+    def _double(self, v: int) -> bool:
+        """A double-up tied to no other visit: its two carers' stops move together."""
+        vis = self.p.visits[v]
+        return vis.required == 2 and vis.follows is None and v not in self.followers \
+            and v not in self.partnered
+
+    def _breaks_kept(self, v: int, to: int) -> bool:
+        """Whether every carer doing v keeps the break rule with v starting at `to`."""
+        for k in self.vehicles_doing(v):
+            if self.p.carers[self.el.vehicles[k].carer].break_after is not None \
+                    and not self.break_ok(k, self.plan.routes[k], {v: to}):
+                return False
+        return True
 
     def vehicles_doing(self, v: int) -> list[int]:
         """The vehicles doing visit v now (two for a double-up)."""
