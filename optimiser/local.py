@@ -330,7 +330,7 @@ class _Related:
 
     def __init__(self, p: CompiledProblem, el: Eligibility, movable: list[tuple[int, ...]],
                  drive: Any) -> None:
-        self.p, self.drive = p, drive  # list rows: numpy indexing per group was a tenth
+        self.drive = drive  # list rows: numpy indexing per group was a tenth of a step
         self.point = [v.point for v in p.visits]
         self.order = sorted(movable, key=lambda g: p.visits[g[0]].earliest)
         self.opens = [p.visits[g[0]].earliest for g in self.order]
