@@ -164,7 +164,7 @@ class Builder:
             self.plan.start.update(changed)
             self._book(k, 1)
 
-    def toward_preferred(self, vehicles: Iterable[int]) -> None:
+    def toward_preferred(self, vehicles: Iterable[int]) -> int:
         """Move untied stops towards their preferred start minutes, as far as their
         neighbours, windows and shift allow (where the preferred start is weighted).
 
@@ -176,10 +176,12 @@ class Builder:
         travel. A stop moves only within its day and never past its window's end, so work
         minutes, caps and lateness stay, and not where a carer would lose the break. A
         double-up moves when both its carers' routes have room (untied ones: stops tied by
-        `follows` stay where the search put them)."""
-        if not self.p.problem.weights.preferred_start_minute:
-            return
+        `follows` stay where the search put them). Returns the objective change (at most 0)."""
+        w = self.p.problem.weights
+        if not w.preferred_start_minute:
+            return 0
         p, start = self.p, self.plan.start
+        gain, top = 0, None  # the objective change; the max lateness before, once asked
         for k in vehicles:
             route = self.plan.routes[k]
             n = len(route)
@@ -205,9 +207,15 @@ class Builder:
                     to = lo if vis.preferred < lo else hi if vis.preferred > hi else vis.preferred
                     if lo <= hi and self.time_cost(v, to) < self.time_cost(v, s) \
                             and p.day_of(to) == p.day_of(s) and self._breaks_kept(v, to):
+                        if s > vis.latest and top is None and w.max_lateness_minute:
+                            top = max_lateness(start, self.latest_minute)
+                        gain += self.time_cost(v, to) - self.time_cost(v, s)
                         start[v], moved = to, True
                 if not moved:
                     break
+        if top is not None:  # a late stop moved earlier: the plan's max lateness may fall
+            gain += w.max_lateness_minute * (max_lateness(start, self.latest_minute) - top)
+        return gain
 
     def _room(self, k: int, i: int) -> tuple[int, int]:
         """Earliest and latest start of route k's i-th stop with its neighbours where they

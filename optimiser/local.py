@@ -157,9 +157,9 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
     `first`: uncovered groups to insert before the others. Then a group that no longer
     fits may stay out, and the objective (with its uncovered-visit terms) decides; without
     `first`, a move never uncovers a visit. `deltas`, when given, gets a kept move's
-    objective change appended. `polish`: the changed routes' stops then move towards their
-    preferred minutes (`Builder.toward_preferred`), only once every visit is in, as
-    insertion packs routes so that the missing ones fit."""
+    objective change appended. `polish`: a kept move's routes then have their stops moved
+    towards their preferred minutes (`Builder.toward_preferred`); the caller sets it once
+    every visit is in, as insertion packs routes so that missing ones fit."""
     before = b.plan.copy()
     touched: set[int] = set()
     pairs_before: dict[int, set[int]] = {}
@@ -196,8 +196,6 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
     if placed:
         moved = [g for g in (*first, *out) if g[0] in b.plan.start]
         b.settle(touched | {k for g in moved for k in b.vehicles_of_group(g)})
-        if polish:
-            b.toward_preferred(touched | {k for g in moved for k in b.vehicles_of_group(g)})
         if not first and all(b.plan.routes[k] == before.routes[k] and all(
                 b.plan.start[v] == before.start[v] for v in before.routes[k]) for k in touched):
             return False  # all back where they were, neighbours unmoved: the same rota
@@ -208,6 +206,8 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
         delta = objective_delta(p, el, b, before, touched, pairs_before) \
             + p.problem.weights.unassigned * lost
         if delta < threshold:
+            if polish:  # on kept steps only: it costs a tenth of a step
+                delta += b.toward_preferred(touched)
             if deltas is not None:
                 deltas.append(delta)
             return True
@@ -326,7 +326,10 @@ class _Related:
     Groups are sorted by window opening; only those whose start can lie within
     RELATED_MINUTES x (the seed's farthest travel + 1) of the seed's are scored, and any
     other scores at least that far travel + 1. When the `size`-th nearest scored less, the
-    choice is exactly the full scan's; else (few groups near) the full scan runs."""
+    choice is exactly the full scan's; else (few groups near) the full scan runs. Only
+    where the window holds under half the groups: on a small day, scanning twice made
+    one-worker steps slower than budgeted, and the safety clock then cut a run (a
+    reproducibility test failed 3 times in 4)."""
 
     def __init__(self, p: CompiledProblem, el: Eligibility, movable: list[tuple[int, ...]],
                  drive: Any) -> None:
@@ -348,7 +351,7 @@ class _Related:
         reach = RELATED_MINUTES * (far + 1)
         lo = bisect.bisect_left(self.opens, t0 - reach - self.width)
         hi = bisect.bisect_right(self.opens, t0 + reach)
-        if hi - lo < len(placed):
+        if 2 * (hi - lo) < len(placed):  # else the full scan costs about the same
             window = [(row[point[g[0]]] + abs(start[g[0]] - t0) // RELATED_MINUTES
                        + rng.random(), g) for g in self.order[lo:hi] if g[0] in start
                       and (len(g) == 1 or all(v in start for v in g))]
