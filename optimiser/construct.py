@@ -236,9 +236,7 @@ class Builder:
 
     def _double(self, v: int) -> bool:
         """A double-up tied to no other visit: its two carers' stops move together."""
-        vis = self.p.visits[v]
-        return vis.required == 2 and vis.follows is None and v not in self.followers \
-            and v not in self.partnered
+        return self.p.visits[v].required == 2 and self._untied(v)
 
     def _breaks_kept(self, v: int, to: int) -> bool:
         """Whether every carer doing v keeps the break rule with v starting at `to`."""
@@ -336,8 +334,11 @@ class Builder:
     def movable(self, v: int) -> bool:
         """A placed stop that insertion may re-time inside its window: single-carer and not
         tied to another visit, so moving it moves nothing on any other route."""
-        vis = self.p.visits[v]
-        return vis.required == 1 and vis.follows is None and v not in self.followers \
+        return self.p.visits[v].required == 1 and self._untied(v)
+
+    def _untied(self, v: int) -> bool:
+        """Tied to no other visit by a `follows` gap or a 0-0 pair, either way round."""
+        return self.p.visits[v].follows is None and v not in self.followers \
             and v not in self.partnered
 
     def partner_range(self, v: int, on_route: Container[int]) -> tuple[int, int] | None:
@@ -842,13 +843,8 @@ class Builder:
         route.pop(i)
         new: dict[int, int] = {}
         if len(old) == 1 and route:  # one calendar day, as `_work_with` (it stays so)
-            veh, visits = self.el.vehicles[k], self.p.visits
-            a = visits[route[i - 1]].point if i else veh.shift.start_point
-            c_pt = visits[route[i]].point if i < len(route) else veh.shift.end_point
-            u_pt = visits[u].point
             (day, minutes), = old.items()
-            new[day] = minutes - visits[u].duration + self.t(k, a, c_pt) - self.t(k, a, u_pt) \
-                - self.t(k, u_pt, c_pt)
+            new[day] = minutes - self.p.visits[u].duration - self._added_travel(k, i, u)
         elif route:
             new = self._work(k, route)
         if last:
@@ -924,13 +920,18 @@ class Builder:
 
     def _gap_back(self, k: int, u: int, start: int) -> Gap:
         """The place u left on route k, with its travel as `gaps` counts it."""
+        pos = sum(1 for w in self.plan.routes[k] if self.plan.start[w] < start)
+        return Gap(k, pos, start, start, self._added_travel(k, pos, u))
+
+    def _added_travel(self, k: int, pos: int, u: int) -> int:
+        """Travel minutes u adds at position `pos` of route k (u not on it), as `gaps`
+        counts a gap's: from the stop before (or the shift's start) and on to the stop
+        there (or the shift's end), less the leg between them."""
         route, visits, shift = self.plan.routes[k], self.p.visits, self.el.vehicles[k].shift
-        pos = sum(1 for w in route if self.plan.start[w] < start)
         a = visits[route[pos - 1]].point if pos else shift.start_point
         c = visits[route[pos]].point if pos < len(route) else shift.end_point
         u_pt = visits[u].point
-        added = self.t(k, a, u_pt) + self.t(k, u_pt, c) - (self.t(k, a, c) if route else 0)
-        return Gap(k, pos, start, start, added)
+        return self.t(k, a, u_pt) + self.t(k, u_pt, c) - (self.t(k, a, c) if route else 0)
 
     def can_take_out(self, visits: Iterable[int]) -> bool:
         """Taking `visits` out keeps the two rules a removal can break: walkers' max leg

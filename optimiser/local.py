@@ -349,17 +349,19 @@ class _Related:
         if far is None:
             far = self._far[pt] = int(max(row))
         reach = RELATED_MINUTES * (far + 1)
+
+        def key(g: tuple[int, ...]) -> float:
+            return row[point[g[0]]] + abs(start[g[0]] - t0) // RELATED_MINUTES + rng.random()
+
         lo = bisect.bisect_left(self.opens, t0 - reach - self.width)
         hi = bisect.bisect_right(self.opens, t0 + reach)
         if 2 * (hi - lo) < len(placed):  # else the full scan costs about the same
-            window = [(row[point[g[0]]] + abs(start[g[0]] - t0) // RELATED_MINUTES
-                       + rng.random(), g) for g in self.order[lo:hi] if g[0] in start
+            window = [(key(g), g) for g in self.order[lo:hi] if g[0] in start
                       and (len(g) == 1 or all(v in start for v in g))]
             near = heapq.nsmallest(size, window)
             if len(near) == size and near[-1][0] < far + 1:
                 return [g for _, g in near]
-        return heapq.nsmallest(size, placed, key=lambda g: row[point[g[0]]]
-                               + abs(start[g[0]] - t0) // RELATED_MINUTES + rng.random())
+        return heapq.nsmallest(size, placed, key=key)
 
 
 @dataclass(frozen=True)
