@@ -78,7 +78,7 @@ class SolveOptions:
     #: spawned processes, with the next seeds) and keep the best rota; see `_portfolio`.
     portfolio: bool = True
     #: Ruin and recreate keeps some worse steps (simulated annealing) instead of a pure
-    #: descent; the portfolio sets it on every other search (see `_portfolio`).
+    #: descent; the portfolio sets it on large problems given time (see `_portfolio`).
     anneal: bool = False
 
     @classmethod
@@ -129,13 +129,17 @@ def solve(p: CompiledProblem, options: SolveOptions | None = None,
 
 #: Smallest limit worth a portfolio: a spawned search needs ~0.7 s to start (imports).
 PORTFOLIO_MIN_SECONDS = 4.0
-#: Every other portfolio search anneals (`optimiser.local._Annealing`) from this many visits
-#: and this limit. Every search annealing, against all descending (all cores, seeds 0, 2, 4,
+#: Every portfolio search anneals (`optimiser.local._Annealing`) from this many visits and
+#: this limit. Every search annealing, against all descending (all cores, seeds 0, 2, 4,
 #: summed objective): HHCRSP G1 (400 visits) -1.3% at 30 s and -2.7% at 60 s, F1 (260)
 #: -2.2% and -0.9%; but E1 (130) +2.5% at 60 s on six seeds and D1 (98) +0.2%, whose
 #: descent stalls in seconds and restarts from fresh constructions, which suits them; and at
 #: 10 s G1 1.14 x best-known against 1.12, E1 1.27 against 1.05 (too few steps to cool).
-#: Only every other search, so a descent always runs beside it.
+#: Every search, not every other one (session 20; all cores, 60 s, seeds 0, 2, 4): G1
+#: 160,600 against 162,944 summed, F1 123,984 against 124,188; the planted week 830, 830,
+#: 829 covered against 829, 830, 830, travel 4,880 / 4,951 / 4,963 against 5,023 / 5,221 /
+#: 5,296 (hidden rota 4,908). The descent beside it had stalled and restarted (G1: 56,555
+#: at 21 s, a fresh start's 56,464 at 46 s, where the annealing search reached 54,204).
 ANNEAL_MIN_VISITS, ANNEAL_MIN_SECONDS = 200, 30.0
 
 
@@ -151,8 +155,7 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     two CP-SAT workers; one worker keeps one reproducible search.
 
     On problems of ANNEAL_MIN_VISITS visits or more, given ANNEAL_MIN_SECONDS or more,
-    every other search anneals in ruin and recreate (`SolveOptions.anneal`); the others
-    descend.
+    every search anneals in ruin and recreate (`SolveOptions.anneal`); else they descend.
     """
     cores = options.workers or os.cpu_count() or 1
     if (cores < 2 or not options.portfolio or options.time_limit < PORTFOLIO_MIN_SECONDS
@@ -171,7 +174,7 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     try:
         futures = [pool.submit(solve_plan, p, el, member_options(p, own, i), deadline, start)
                    for i in range(1, members)]
-        results = [solve_plan(p, el, own, deadline, start)]
+        results = [solve_plan(p, el, member_options(p, own, 0), deadline, start)]
         # The others stop on the same deadline; a little grace for the hand-over, counted
         # from the deadline (not from when this search ended, which may be past it).
         last = deadline + PORTFOLIO_GRACE * options.time_limit
@@ -198,9 +201,9 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
 
 def member_options(p: CompiledProblem, own: SolveOptions, i: int) -> SolveOptions:
     """Options of the portfolio's i-th search (0: the caller's own): the next seed, and
-    annealing on every other search of a problem large enough, given time enough."""
+    annealing on a problem large enough, given time enough."""
     anneal = len(p.visits) >= ANNEAL_MIN_VISITS and own.time_limit >= ANNEAL_MIN_SECONDS
-    return replace(own, seed=own.seed + i, anneal=own.anneal or (anneal and i % 2 == 1))
+    return replace(own, seed=own.seed + i, anneal=own.anneal or anneal)
 
 
 #: The threads earlier portfolios' pools started (their manager threads): they outlive the
