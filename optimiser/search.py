@@ -243,8 +243,8 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
                     stall = 0  # bursts wait while neighbourhoods cover more
                 if new_score < best_score:
                     improved += 1
+                    log.debug("improved to %s", new_score)
                 best, best_score = new, new_score
-                log.debug("improved to %s", best_score)
                 for k in hood.vehicles:
                     rep[k] = _rep_point(p, el, best, k)
         if not cover:  # a cover neighbourhood's size is its own
