@@ -96,7 +96,12 @@ RUIN_END = 2000
 #: share of the start rota's travel objective per stop (a step is kept when it adds less
 #: than -T ln U, U uniform in (0, 1]; the temperature falls geometrically with the run's
 #: progress, its steps or its clock). See `_Annealing`. 0.03 and 0.001 gave E1 the same.
-ANNEAL_HOT, ANNEAL_COLD = 0.1, 0.002
+#: 1.0 at the start, not 0.1 (session 20): HHCRSP F1, 30 s from one start, seeds 0-2,
+#: 120,516 summed against 124,730 (0.3: 123,859; 3.0: 120,184), G1 166,215 against 166,066;
+#: whole solves (all cores, 60 s, seeds 0, 2, 4) F1 121,899 against 123,984, G1 159,603
+#: against 160,600, planted week objective 77,320 / 79,105 / 89,473 against 78,281 /
+#: 79,577 / 90,423 (covered 830 / 830 / 829 both ways).
+ANNEAL_HOT, ANNEAL_COLD = 1.0, 0.002
 #: What a round of tail exchanges costs, in ruin-and-recreate steps per vehicle (one worker's
 #: budget counts it): measured 0.02-0.03 s a round on HHCRSP G1 (40 vehicles, 5 ms steps)
 #: and 0.13 s on a 144-vehicle generated day (2.6 ms steps).
