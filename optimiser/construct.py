@@ -205,11 +205,12 @@ class Builder:
                         continue
                     hi = min(hi, max(vis.latest, s))
                     to = lo if vis.preferred < lo else hi if vis.preferred > hi else vis.preferred
-                    if lo <= hi and self.time_cost(v, to) < self.time_cost(v, s) \
-                            and p.day_of(to) == p.day_of(s) and self._breaks_kept(v, to):
+                    change = self.time_cost(v, to) - self.time_cost(v, s)
+                    if lo <= hi and change < 0 and p.day_of(to) == p.day_of(s) \
+                            and self._breaks_kept(v, to):
                         if s > vis.latest and top is None and w.max_lateness_minute:
                             top = max_lateness(start, self.latest_minute)
-                        gain += self.time_cost(v, to) - self.time_cost(v, s)
+                        gain += change
                         start[v], moved = to, True
                 if not moved:
                     break

@@ -485,7 +485,7 @@ def test_ruin_and_recreate_keeps_worse_steps_and_returns_the_best_rota(week, mon
     monkeypatch.setattr(local, "ANNEAL_HOT", 2.0)
     monkeypatch.setattr(local, "ANNEAL_COLD", 0.5)
     # (Without the polish of preferred minutes at the end, which lowers the best further.)
-    monkeypatch.setattr(local.Builder, "toward_preferred", lambda *a: None)
+    monkeypatch.setattr(local.Builder, "toward_preferred", lambda *a: 0)
     new = ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3), max_iterations=600,
                         anneal=True)
     walk = list(itertools.accumulate(kept, initial=score(p, el, start).total))
