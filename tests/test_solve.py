@@ -517,3 +517,48 @@ def test_the_solved_rota_moves_no_stop_further_towards_its_preferred_minute() ->
     el = build_eligibility(p)
     plan = plan_from_routes(p, el, sol.routes)
     assert polished(p, el, plan).start == plan.start
+
+
+def test_ruin_runs_in_slices_with_pool_bursts_while_few_visits_are_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While at most SLICE_MAX_OUT of the visits are out, ruin and recreate stops every
+    slice for an ejection-pool burst; with more out it runs as one. One worker: the bursts
+    come out of the phase's step budget, and the same seed gives the same rota."""
+    from benchmarks.planted import planted
+    from optimiser.repair import uncovered
+
+    p = compile_problem(planted(8, 1, 2)[0])  # a hidden rota covers every visit
+    el = build_eligibility(p)
+    start = construct(p, el)
+    out = len(uncovered(p, el, start))
+    assert out > 0
+    options = SolveOptions(time_limit=10, workers=1, seed=3, anneal=True)
+    rate = solve_module.steps_per_second(p, el, start, solve_module.STEP_COST)
+    steps = int(rate * solve_module.RUIN_SHARE * options.time_limit)
+    bursts: list[int] = []
+    real = solve_module.cover_more
+
+    def spy(*args: Any, **kwargs: Any) -> Plan:
+        bursts.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solve_module, "cover_more", spy)
+
+    def sliced() -> tuple[Plan, list[int], float]:
+        used: list[int] = []
+        plan, pool = solve_module._ruin_in_slices(p, el, start, options, options.seed,
+                                                  frozenset(), time.monotonic() + 60, steps,
+                                                  rate, used)
+        assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
+        return plan, used, pool
+
+    monkeypatch.setattr(solve_module, "SLICE_MAX_OUT", out / len(p.visits))
+    plan, used, pool = sliced()
+    assert bursts and used[0] + rate * pool <= steps + 1
+    assert len(plan.start) == len(p.visits)  # the hidden rota's cover is found
+    assert score(p, el, plan).total < score(p, el, start).total
+    assert sliced()[0].routes == plan.routes
+    bursts.clear()
+    monkeypatch.setattr(solve_module, "SLICE_MAX_OUT", (out - 1) / len(p.visits))
+    _plan, used, pool = sliced()
+    assert not bursts and pool == 0 and 0 < used[0] <= steps
