@@ -92,6 +92,11 @@ RUIN_STALL = 400
 #: landscape favours more restarts (six seeds at 60 s: +1.7% against the descent, 2,000
 #: +2.5%).
 RUIN_END = 2000
+#: An annealing run that finds no new best in RUIN_END steps before this share of its
+#: progress (steps or clock) goes on from its best rota, at the temperature its schedule has
+#: reached; later, it ends. Why: on HHCRSP F1 at 60 s annealing ended at 20-37 s, and the
+#: CP-SAT neighbourhoods then gained 0.2% in the rest (objective 40,401 -> 40,317).
+RESUME_BEFORE = 0.8
 #: Simulated annealing's temperature at the start and end of a ruin-and-recreate run, as a
 #: share of the start rota's travel objective per stop (a step is kept when it adds less
 #: than -T ln U, U uniform in (0, 1]; the temperature falls geometrically with the run's
@@ -236,8 +241,9 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     threshold, `_Annealing`), else undo. While visits are out, every other step is a
     `cover_ruin` step instead (kept only when the objective drops). After RUIN_STALL steps
     without a new best rota a round of tail exchanges (`optimiser.exchange`) runs; a
-    descent ends when it finds none, annealing goes on until RUIN_END steps without a new
-    best. Returns the best rota seen, its stops moved towards their preferred minutes when
+    descent ends when it finds none. After RUIN_END steps without a new best a descent
+    ends, and so does annealing past RESUME_BEFORE of its run; earlier, annealing goes on
+    from its best rota. Returns the best rota seen, its stops moved towards their preferred minutes when
     every visit is in (`polished`). `used` gets the number of steps taken appended (a
     string step weighted by its size, as budgets are).
 
@@ -262,7 +268,12 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     stall = since_best = 0
     deltas: list[int] = []  # the objective change of a kept step
     steps = 0.0  # a step counts its groups over a related removal's mean (strings run longer)
-    while steps < max_iterations and time.monotonic() <= deadline and since_best <= RUIN_END:
+    while steps < max_iterations and time.monotonic() <= deadline:
+        if since_best > RUIN_END:
+            if heat is None or heat.progress(steps) > RESUME_BEFORE:
+                break
+            b = Builder(p, el, best.copy())  # resume from the best rota, no hotter
+            current, stall, since_best = best_total, 0, 0
         if stall > RUIN_STALL:
             # Near a local optimum whole afternoons may still swap between carers.
             steps += len(b.plan.routes) * EXCHANGE_STEPS_PER_VEHICLE
@@ -400,13 +411,17 @@ class _Annealing:
         return cls(ANNEAL_HOT * per_stop, ANNEAL_COLD * per_stop, now, max(1e-6, deadline - now),
                    max_iterations if max_iterations < 10**9 else None)
 
+    def progress(self, steps: float) -> float:
+        """How far through its run a walk is, `steps` into it: a share of its step budget
+        (one worker) or of its clock."""
+        return steps / self.budget if self.budget else (time.monotonic() - self.begin) / self.seconds
+
     def threshold(self, steps: float, rng: random.Random, since_best: int) -> int:
         """What a step may add and still be kept (0: only a drop is kept), `steps` into the
         run and `since_best` steps after its last new best."""
         if self.cold <= 0:
             return 0
-        done = steps / self.budget if self.budget else (time.monotonic() - self.begin) / self.seconds
-        done = max(done, since_best / RUIN_END)  # a run that ends for want of gain ends cold
+        done = max(self.progress(steps), since_best / RUIN_END)  # a run that ends for want of gain ends cold
         temp = self.hot * (self.cold / self.hot) ** min(1.0, done)
         return int(-temp * math.log(1.0 - rng.random()))
 

@@ -496,3 +496,41 @@ def test_ruin_and_recreate_keeps_worse_steps_and_returns_the_best_rota(week, mon
     kept.clear()  # a descent (the default) keeps no worse step
     ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3), max_iterations=600)
     assert kept and all(d < 0 for d in kept)
+
+
+def test_annealing_that_stalls_early_resumes_from_its_best_rota(week, monkeypatch) -> None:
+    """An annealing run with no new best for RUIN_END steps goes on from its best rota while
+    it is under RESUME_BEFORE of its budget, and ends after that; a descent ends at once."""
+    import optimiser.local as local
+
+    p, el, plan = week
+    start = relocate(p, el, plan, time.monotonic() + 60, random.Random(0))
+    monkeypatch.setattr(local, "RUIN_END", 20)  # stalls come early on this small week
+    # Hot, so that the walk is often above its best when it stalls.
+    monkeypatch.setattr(local, "ANNEAL_HOT", 3.0)
+    monkeypatch.setattr(local, "ANNEAL_COLD", 1.0)
+    monkeypatch.setattr(local, "tail_exchange", lambda *a, **k: 0)
+    monkeypatch.setattr(local, "polished", lambda p_, el_, plan_: plan_)
+    origins: list[int] = []  # the objective of every rota a walk (re)starts from
+    builder = local.Builder
+
+    def spy(p_: CompiledProblem, el_: Eligibility, plan_: Plan) -> Builder:
+        origins.append(score(p_, el_, plan_).total)
+        return builder(p_, el_, plan_)
+
+    monkeypatch.setattr(local, "Builder", spy)
+    used: list[int] = []
+    new = ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3),
+                        max_iterations=600, used=used, anneal=True)
+    assert len(origins) > 2  # it resumed, more than once
+    assert origins[1:] == sorted(origins[1:], reverse=True)  # from the best so far each time
+    assert origins[1] <= origins[0] and score(p, el, new).total <= origins[-1]
+    # It ended on a stall past RESUME_BEFORE of its budget, not on the budget.
+    assert local.RESUME_BEFORE * 600 <= used[0] < 600
+    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+    origins.clear()
+    used.clear()  # a descent does not resume
+    ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3), max_iterations=600,
+                  used=used)
+    assert len(origins) == 1 and used[0] < local.RESUME_BEFORE * 600
