@@ -243,8 +243,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     without a new best rota a round of tail exchanges (`optimiser.exchange`) runs; a
     descent ends when it finds none. After RUIN_END steps without a new best a descent
     ends, and so does annealing past RESUME_BEFORE of its run; earlier, annealing goes on
-    from its best rota. Returns the best rota seen, its stops moved towards their preferred minutes when
-    every visit is in (`polished`). `used` gets the number of steps taken appended (a
+    from its best rota. Returns the best rota seen, its stops moved towards their preferred
+    minutes when every visit is in (`polished`). `used` gets the number of steps taken appended (a
     string step weighted by its size, as budgets are).
 
     Half the steps take out strings of consecutive stops on the related groups' routes
@@ -414,14 +414,17 @@ class _Annealing:
     def progress(self, steps: float) -> float:
         """How far through its run a walk is, `steps` into it: a share of its step budget
         (one worker) or of its clock."""
-        return steps / self.budget if self.budget else (time.monotonic() - self.begin) / self.seconds
+        if self.budget:
+            return steps / self.budget
+        return (time.monotonic() - self.begin) / self.seconds
 
     def threshold(self, steps: float, rng: random.Random, since_best: int) -> int:
         """What a step may add and still be kept (0: only a drop is kept), `steps` into the
         run and `since_best` steps after its last new best."""
         if self.cold <= 0:
             return 0
-        done = max(self.progress(steps), since_best / RUIN_END)  # a run that ends for want of gain ends cold
+        # A run that ends for want of gain ends cold.
+        done = max(self.progress(steps), since_best / RUIN_END)
         temp = self.hot * (self.cold / self.hot) ** min(1.0, done)
         return int(-temp * math.log(1.0 - rng.random()))
 

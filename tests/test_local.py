@@ -500,7 +500,8 @@ def test_ruin_and_recreate_keeps_worse_steps_and_returns_the_best_rota(week, mon
 
 def test_annealing_that_stalls_early_resumes_from_its_best_rota(week, monkeypatch) -> None:
     """An annealing run with no new best for RUIN_END steps goes on from its best rota while
-    it is under RESUME_BEFORE of its budget, and ends after that; a descent ends at once."""
+    it is under RESUME_BEFORE of its budget, and ends after that; a descent ends on its first
+    such stall."""
     import optimiser.local as local
 
     p, el, plan = week
