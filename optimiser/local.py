@@ -272,7 +272,7 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
         if since_best > RUIN_END:
             if heat is None or heat.progress(steps) > RESUME_BEFORE:
                 break
-            b = Builder(p, el, best.copy())  # resume from the best rota, no hotter
+            b = Builder(p, el, best)  # resume from the best rota (a copy), no hotter
             current, stall, since_best = best_total, 0, 0
         if stall > RUIN_STALL:
             # Near a local optimum whole afternoons may still swap between carers.

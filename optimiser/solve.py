@@ -443,8 +443,9 @@ def _ruin_in_slices(p: CompiledProblem, el: Eligibility, plan: Plan, options: So
                     rate: float | None, used: list[int]) -> tuple[Plan, float]:
     """Ruin and recreate until `stop` (one worker: `steps` steps). While visits are out it
     runs in slices of RUIN_SLICE_SHARE of the limit, each a fresh annealing (or descent)
-    run from the last one's best, followed by an ejection-pool burst (`cover_more`) of BURST_SLICE_SHARE
-    of it, taken from the phase's time; once every visit is in, one run takes the rest.
+    run from the last one's best, followed by an ejection-pool burst (`cover_more`) of
+    BURST_SLICE_SHARE of it, taken from the phase's time; once every visit is in, one run
+    takes the rest.
     Only while few visits are out (SLICE_MAX_OUT). Appends the ruin steps taken to `used`;
     returns the rota and, one worker, the seconds of budget the bursts took.
 
