@@ -243,10 +243,11 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     without a new best rota a round of tail exchanges (`optimiser.exchange`) runs; a
     descent ends when it finds none. After RUIN_END steps without a new best a descent
     ends, and so does annealing past RESUME_BEFORE of its run; earlier, annealing goes on
-    from its best rota. Returns the best rota seen, its stops moved towards their preferred
-    minutes when every visit is in (`polished`). `used` gets the number of steps taken appended (a
-    step that takes out more than a related removal's groups, strings and `follows` partners,
-    weighted by its size, as budgets are).
+    from its best rota. A descent's steps also take out the `follows`-gap partners of what
+    they take (`_with_partners`). Returns the best rota seen, its stops moved towards their
+    preferred minutes when every visit is in (`polished`). `used` gets the number of steps
+    taken appended (a step that takes out more than a related removal's groups, strings
+    and partners, weighted by its size, as budgets are).
 
     Half the steps take out strings of consecutive stops on the related groups' routes
     instead (SISR, Christiaens and Vanden Berghe 2020): one worker, 30 s, seeds 0-2, summed
