@@ -571,3 +571,42 @@ def test_a_ruin_step_takes_out_the_gap_tied_partners_of_what_it_takes(week, monk
     assert all(owed <= taken for taken, owed in steps)
     assert not any(v in keep for taken, _ in steps for g in taken for v in g)
     assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+
+
+def test_ruin_seeds_at_late_stops_as_far_as_lateness_weighs(late, monkeypatch) -> None:
+    """A ruin step starts from a late stop in LATE_SEED_SHARE of steps while lateness weighs
+    a tenth of the objective or more, in proportion below, and never when it weighs nothing."""
+    import dataclasses
+
+    import optimiser.local as local
+
+    p, el, plan = late
+    start = relocate(p, el, plan, time.monotonic() + 60, random.Random(0))
+    now = score(p, el, start)
+    w = p.problem.weights
+    weight = w.lateness_minute * now.lateness_minutes + w.max_lateness_minute * now.max_lateness
+    assert weight >= now.total / local.LATE_SEED_SCALE  # this day's lateness weighs much
+    assert local._late_share(p, now) == local.LATE_SEED_SHARE
+    light = dataclasses.replace(now, lateness_minutes=now.total // 100 // w.lateness_minute,
+                                max_lateness=0)  # a hundredth of the objective
+    assert local._late_share(p, light) == pytest.approx(
+        local.LATE_SEED_SHARE * local.LATE_SEED_SCALE / 100, rel=0.01)
+    assert local._late_share(p, dataclasses.replace(
+        now, lateness_minutes=0, max_lateness=0)) == 0
+
+    seeded, ruins = [], []  # late seeds, and ruin steps (each finds its related groups)
+    late_seed, nearest = local._late_seed, local._Related.nearest
+    monkeypatch.setattr(local, "_late_seed", lambda *a: seeded.append(1) or late_seed(*a))
+    monkeypatch.setattr(local._Related, "nearest", lambda *a: ruins.append(1) or nearest(*a))
+    shares = []
+    for scale in (1e9, 1e-9):  # lateness weighing all, and nothing, of the objective
+        monkeypatch.setattr(local, "LATE_SEED_SCALE", scale)
+        seeded.clear()
+        ruins.clear()
+        new = ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3),
+                            max_iterations=600, anneal=True)
+        shares.append(len(seeded) / len(ruins))
+        assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+    assert len(ruins) > 200
+    assert abs(shares[0] - local.LATE_SEED_SHARE) < 0.08
+    assert shares[1] < 0.02
