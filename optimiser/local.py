@@ -268,11 +268,12 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     heat = _Annealing.for_plan(p, b.plan, now.travel_minutes, deadline, max_iterations) \
         if anneal else None
     current = best_total = now.total
-    late_share, ruins = _late_share(p, now), 0
+    late_share, ruins = _late_share(p, now), 0  # ruin steps under penalised lateness
     best = b.plan.copy()
     stall = since_best = 0
     deltas: list[int] = []  # the objective change of a kept step
     steps = 0.0  # a step counts its groups over a related removal's mean (strings run longer)
+    mean = (RUIN_MIN + RUIN_MAX) / 2
     while steps < max_iterations and time.monotonic() <= deadline:
         if since_best > RUIN_END:
             if heat is None or heat.progress(steps) > RESUME_BEFORE:
@@ -304,14 +305,14 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
                 steps -= 1
                 break
             seed = rng.choice(placed)
-            ruins += 1
-            if b.push_late and ruins % LATE_SEED_EVERY == 0:
-                late_share = _late_share(p, score(p, el, b.plan))
-            if b.push_late and rng.random() < late_share:
-                seed = _late_seed(p, b, placed, rng) or seed
+            if b.push_late:
+                ruins += 1
+                if ruins % LATE_SEED_EVERY == 0:
+                    late_share = _late_share(p, score(p, el, b.plan))
+                if rng.random() < late_share:
+                    seed = _late_seed(p, b, placed, rng) or seed
             size = rng.randint(RUIN_MIN, RUIN_MAX)
             near = related.nearest(seed, size, placed, start, rng)
-            mean = (RUIN_MIN + RUIN_MAX) / 2
             if rng.random() < STRING_SHARE:
                 near = _strings(b, near, group_of, keep, rng)
                 steps += len(near) / mean - 1

@@ -575,7 +575,8 @@ def test_a_ruin_step_takes_out_the_gap_tied_partners_of_what_it_takes(week, monk
 
 def test_ruin_seeds_at_late_stops_as_far_as_lateness_weighs(late, monkeypatch) -> None:
     """A ruin step starts from a late stop in LATE_SEED_SHARE of steps while lateness weighs
-    a tenth of the objective or more, in proportion below, and never when it weighs nothing."""
+    1/LATE_SEED_SCALE of the objective or more, in proportion below, and never when it
+    weighs nothing."""
     import dataclasses
 
     import optimiser.local as local
