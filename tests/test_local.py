@@ -611,3 +611,50 @@ def test_ruin_seeds_at_late_stops_as_far_as_lateness_weighs(late, monkeypatch) -
     assert len(ruins) > 200
     assert abs(shares[0] - local.LATE_SEED_SHARE) < 0.08
     assert shares[1] < 0.02
+
+
+def test_ruin_seeds_at_the_stops_whose_removal_saves_most_travel(week, monkeypatch) -> None:
+    """A detour seed is the group of one of the DETOUR_TOP stops whose removal saves the most
+    travel (recounted here from `optimiser.plan.route_travel`), and about DETOUR_SEED_SHARE
+    of annealing's ruin steps take one where lateness is forbidden (no step is seeded at a
+    late stop); a descent takes none."""
+    import optimiser.local as local
+    from optimiser.plan import route_travel
+
+    p, el, plan = week
+    start = relocate(p, el, plan, time.monotonic() + 60, random.Random(0))
+    assert not p.lateness_penalised
+
+    def travel(k: int, route: list[int]) -> int:
+        legs, back = route_travel(p, el, k, route)
+        return sum(legs) + back
+
+    saved: dict[int, int] = {}  # a double-up's stop: the more its two routes save
+    for k, r in enumerate(start.routes):
+        for v in r:
+            saved[v] = max(saved.get(v, 0), travel(k, r) - travel(k, [u for u in r if u != v]))
+    group_of = {v: tuple(g) for g in groups(p) for v in g}
+    placed = list(dict.fromkeys(group_of[v] for v in start.start))
+    cut = sorted((travel(k, r) - travel(k, [u for u in r if u != v])
+                  for k, r in enumerate(start.routes) for v in r), reverse=True)[local.DETOUR_TOP - 1]
+    b, rng = Builder(p, el, start), random.Random(5)
+    drawn = {local._detour_seed(p, b, placed, group_of, rng) for _ in range(200)}
+    assert len(drawn) > 1
+    for g in drawn:
+        assert g is not None and max(saved[v] for v in g if v in saved) >= cut
+    assert local._detour_seed(p, b, [], group_of, rng) is None  # no placed group to take
+
+    seeded, ruins = [], []  # detour seeds, and ruin steps (each finds its related groups)
+    detour_seed, nearest = local._detour_seed, local._Related.nearest
+    monkeypatch.setattr(local, "_detour_seed", lambda *a: seeded.append(1) or detour_seed(*a))
+    monkeypatch.setattr(local._Related, "nearest", lambda *a: ruins.append(1) or nearest(*a))
+    for anneal in (True, False):
+        seeded.clear()
+        ruins.clear()
+        new = ruin_recreate(p, el, start, time.monotonic() + 60, random.Random(3),
+                            max_iterations=600, anneal=anneal)
+        assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
+        assert len(ruins) > 200
+        # Annealing only: a descent's steps are seeded as before.
+        share = local.DETOUR_SEED_SHARE if anneal else 0
+        assert abs(len(seeded) / len(ruins) - share) < 0.06
