@@ -616,8 +616,8 @@ def test_ruin_seeds_at_late_stops_as_far_as_lateness_weighs(late, monkeypatch) -
 def test_ruin_seeds_at_the_stops_whose_removal_saves_most_travel(week, monkeypatch) -> None:
     """A detour seed is the group of one of the DETOUR_TOP stops whose removal saves the most
     travel (recounted here from `optimiser.plan.route_travel`), and about DETOUR_SEED_SHARE
-    of annealing's ruin steps take one where lateness is forbidden (no step is seeded at a
-    late stop); a descent takes none."""
+    of annealing's ruin steps (times travel's share of the objective) take one where
+    lateness is forbidden (no step is seeded at a late stop); a descent takes none."""
     import optimiser.local as local
     from optimiser.plan import route_travel
 
@@ -643,6 +643,15 @@ def test_ruin_seeds_at_the_stops_whose_removal_saves_most_travel(week, monkeypat
     for g in drawn:
         assert g is not None and max(saved[v] for v in g if v in saved) >= cut
     assert local._detour_seed(p, b, [], group_of, rng) is None  # no placed group to take
+
+    # In proportion to travel's weight in the objective (here: a little of it), so as if
+    # travel were all of it below.
+    now = score(p, el, start)
+    travel = p.problem.weights.travel_minute * now.travel_minutes
+    assert 0 < travel < now.total
+    assert local._detour_share(p, now) == pytest.approx(
+        local.DETOUR_SEED_SHARE * travel / now.total)
+    monkeypatch.setattr(local, "_detour_share", lambda *a: local.DETOUR_SEED_SHARE)
 
     seeded, ruins = [], []  # detour seeds, and ruin steps (each finds its related groups)
     detour_seed, nearest = local._detour_seed, local._Related.nearest
