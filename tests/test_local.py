@@ -629,14 +629,14 @@ def test_ruin_seeds_at_the_stops_whose_removal_saves_most_travel(week, monkeypat
         legs, back = route_travel(p, el, k, route)
         return sum(legs) + back
 
+    savings = [(travel(k, r) - travel(k, [u for u in r if u != v]), v)
+               for k, r in enumerate(start.routes) for v in r]
     saved: dict[int, int] = {}  # a double-up's stop: the more its two routes save
-    for k, r in enumerate(start.routes):
-        for v in r:
-            saved[v] = max(saved.get(v, 0), travel(k, r) - travel(k, [u for u in r if u != v]))
+    for d, v in savings:
+        saved[v] = max(saved.get(v, d), d)
+    cut = sorted((d for d, _v in savings), reverse=True)[local.DETOUR_TOP - 1]
     group_of = {v: tuple(g) for g in groups(p) for v in g}
     placed = list(dict.fromkeys(group_of[v] for v in start.start))
-    cut = sorted((travel(k, r) - travel(k, [u for u in r if u != v])
-                  for k, r in enumerate(start.routes) for v in r), reverse=True)[local.DETOUR_TOP - 1]
     b, rng = Builder(p, el, start), random.Random(5)
     drawn = {local._detour_seed(p, b, placed, group_of, rng) for _ in range(200)}
     assert len(drawn) > 1
@@ -647,10 +647,10 @@ def test_ruin_seeds_at_the_stops_whose_removal_saves_most_travel(week, monkeypat
     # In proportion to travel's weight in the objective (here: a little of it), so as if
     # travel were all of it below.
     now = score(p, el, start)
-    travel = p.problem.weights.travel_minute * now.travel_minutes
-    assert 0 < travel < now.total
+    travel_cost = p.problem.weights.travel_minute * now.travel_minutes
+    assert 0 < travel_cost < now.total
     assert local._detour_share(p, now) == pytest.approx(
-        local.DETOUR_SEED_SHARE * travel / now.total)
+        local.DETOUR_SEED_SHARE * travel_cost / now.total)
     monkeypatch.setattr(local, "_detour_share", lambda *a: local.DETOUR_SEED_SHARE)
 
     seeded, ruins = [], []  # detour seeds, and ruin steps (each finds its related groups)
