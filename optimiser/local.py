@@ -513,12 +513,11 @@ def _detour_seed(p: CompiledProblem, b: Builder, placed: list[tuple[int, ...]],
     for k, route in enumerate(b.plan.routes):
         if not route:
             continue
-        shift, mat = b.el.vehicles[k].shift, b.matrix(k)
+        shift = b.el.vehicles[k].shift
         pts = [shift.start_point, *[p.visits[v].point for v in route], shift.end_point]
-        for i, v in enumerate(route):
+        for i, v in enumerate(route):  # `Builder.t`: a leg from or to no point is 0
             a, x, c = pts[i], pts[i + 1], pts[i + 2]
-            saved.append(((mat[a][x] if a is not None else 0) + (mat[x][c] if c is not None else 0)
-                          - (mat[a][c] if a is not None and c is not None else 0), v))
+            saved.append((b.t(k, a, x) + b.t(k, x, c) - b.t(k, a, c), v))
     # A double-up's two stops may both rank: twice the top, then its groups.
     top = [v for _d, v in heapq.nlargest(2 * DETOUR_TOP, saved) if group_of[v] in ok][:DETOUR_TOP]
     return group_of[rng.choice(top)] if top else None
