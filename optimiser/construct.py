@@ -60,6 +60,9 @@ class Builder:
         self.push_late = p.lateness_penalised and (w.lateness_minute > 0
                                                    or w.max_lateness_minute > 0)
         self._top: int | None = None  # the plan's max lateness, cached per insertion
+        # The price of the last group `insert_group` placed (its objective change as
+        # insertion prices it; `optimiser.local` stops a ruin step that can no longer pay).
+        self.last_price = 0
         self.latest_minute = [v.latest for v in p.visits]  # by visit index
         self._capped = [p.carers[veh.carer].max_day is not None
                         or p.carers[veh.carer].max_total is not None for veh in el.vehicles]
@@ -695,9 +698,10 @@ class Builder:
         return self._place_synchronised(slots, cands, times)
 
     def _place_single(self, v: int, cands: list[tuple[Gap, int]]) -> bool:
-        for gap, _cost in itertools.islice(self._ranked(v, cands), 12):
+        for gap, _cost, price in itertools.islice(self._ranked(v, cands), 12):
             if self.placement_ok([(gap, v)], gap.lo):
                 self._commit([(gap, v)], gap.lo)
+                self.last_price = price
                 return True
         return False
 
@@ -726,10 +730,12 @@ class Builder:
         if best is None:
             return False
         self._commit(best[2], best[1])
+        self.last_price = best[0]
         return True
 
-    def _ranked(self, v: int, cands: list[tuple[Gap, int]]) -> Iterator[tuple[Gap, int]]:
-        """v's places, each at its gap's first minute, cheapest first, priced lazily.
+    def _ranked(self, v: int, cands: list[tuple[Gap, int]]) -> Iterator[tuple[Gap, int, int]]:
+        """v's places, each at its gap's first minute, cheapest first, priced lazily; each
+        with its price without the start-time terms (as `places` gives it) and with them.
 
         When insertion may push neighbours late, the price of pushing is known only after
         re-timing the route, so places are priced in order of their price without it (a
@@ -747,7 +753,8 @@ class Builder:
         else:
             ranked = sorted(cands, key=lambda gc: (gc[1] + self.time_cost(v, gc[0].lo), gc[0].lo))
         if not self.push_late:
-            yield from ranked
+            for gap, cost in ranked:
+                yield gap, cost, cost + self.time_cost(v, gap.lo)
             return
         saving: dict[int, int] = {}  # vehicle -> first position where a place may save
         priced: list[tuple[int, int, int, Gap, int]] = []
@@ -764,12 +771,12 @@ class Builder:
         for i, gap, cost in lazy:
             bound = (cost + self.time_cost(v, gap.lo), gap.lo, i)
             while priced and priced[0][:3] < bound:
-                _, _, _, g, c = heapq.heappop(priced)
-                yield g, c
+                price, _, _, g, c = heapq.heappop(priced)
+                yield g, c, price
             heapq.heappush(priced, (cost + self.start_cost(gap, v, gap.lo), gap.lo, i, gap, cost))
         while priced:
-            _, _, _, g, c = heapq.heappop(priced)
-            yield g, c
+            price, _, _, g, c = heapq.heappop(priced)
+            yield g, c, price
 
     def _first_saving(self, k: int) -> int:
         """First position of route k where an insertion's re-timing may lower the objective:
@@ -866,7 +873,7 @@ class Builder:
         cands = self.places(v, [k for k in self.el.vehicles_of[v] if k != exclude], lo, hi,
                             late=self.push_late)
         self._top = None
-        for gap, _cost in itertools.islice(self._ranked(v, cands), 8):
+        for gap, _cost, _price in itertools.islice(self._ranked(v, cands), 8):
             if self.placement_ok([(gap, v)], gap.lo):
                 return gap, gap.lo
         return None
