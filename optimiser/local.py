@@ -247,13 +247,12 @@ def _reinsert(p: CompiledProblem, el: Eligibility, b: Builder, out: list[tuple[i
     their last groups go back. The rotas are the same at a fixed step budget (F1 and G1,
     5,000 annealing steps), in 5-10% less time."""
     room = threshold - objective_delta(p, el, b, before, touched, pairs_before)
-    done = set(touched)
     for i, g in enumerate(out, 1):
         if not b.insert_group(list(g)):
             return False
-        done |= b.vehicles_of_group(g)
         room -= b.last_price
-        if room <= 0 and i < len(out):
+        if room <= 0 and i < len(out):  # the vehicles changed: the removal's and those put on
+            done = touched | b.vehicles_of_group([v for put in out[:i] for v in put])
             room = threshold - objective_delta(p, el, b, before, done, pairs_before)
             if room <= 0:
                 return False
