@@ -240,12 +240,44 @@ def test_time_no_neighbourhood_fits_in_goes_to_ruin_and_recreate(
         return out
 
     monkeypatch.setattr(search, "_ruin_tail", spy)
+    # Restarts stop at half the limit, as while visits are out, so the search gets time.
+    monkeypatch.setattr(solve_module, "RESTART_LEFT_COVERED", solve_module.RESTART_LEFT)
     caplog.set_level(logging.INFO, logger="optimiser.search")
     options = SolveOptions(time_limit=2, workers=2, seed=1, full_model_max_visits=0)
     sol = solve(provider_day, options)
     assert validate(provider_day, sol) == []
     assert len(tails) == 1 and tails[0][1] <= tails[0][0]
     assert any("s of ruin and recreate" in r.getMessage() for r in caplog.records)
+
+
+@ALONE  # restarts are timed by the clock: beside another test's search they would be fewer
+def test_restarts_go_on_longer_once_every_visit_is_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the rota covers every visit, local-search restarts go on until
+    RESTART_LEFT_COVERED of the limit is left, not RESTART_LEFT: the neighbourhoods then
+    only polish. A small day whose ruin stalls in a fraction of a second, solved twice.
+    (Each restart is a `_local` run, after the first.)"""
+    opts = GeneratorOptions(carers=10, clients=25, days=1, seed=3, demand_ratio=0.3)
+    p = compile_problem(generate(opts))
+    real = solve_module._local
+
+    def restarts_by(left_share: float) -> tuple[Solution, list[float]]:
+        monkeypatch.setattr(solve_module, "RESTART_LEFT_COVERED", left_share)
+        starts: list[float] = []
+
+        def spy(*args: Any) -> Any:
+            starts.append(time.monotonic())
+            return real(*args)
+
+        monkeypatch.setattr(solve_module, "_local", spy)
+        t0 = time.monotonic()
+        sol = solve(p, SolveOptions(time_limit=3, workers=2, seed=1, full_model_max_visits=0))
+        return sol, [s - t0 for s in starts]
+
+    sol, longer = restarts_by(solve_module.RESTART_LEFT_COVERED)
+    assert validate(p, sol) == [] and not sol.unassigned
+    _, shorter = restarts_by(solve_module.RESTART_LEFT)
+    assert len(longer) >= len(shorter) + 2
+    assert max(longer) > max(shorter) + 0.3
 
 
 @ALONE
