@@ -112,7 +112,12 @@ RESUME_BEFORE = 0.8
 #: whole solves (all cores, 60 s, seeds 0, 2, 4) F1 121,899 against 123,984, G1 159,603
 #: against 160,600, planted week objective 77,320 / 79,105 / 89,473 against 78,281 /
 #: 79,577 / 90,423 (covered 830 / 830 / 829 both ways).
-ANNEAL_HOT, ANNEAL_COLD = 1.0, 0.002
+#: 10.0, not 1.0 (session 27): a hotter start lets the walk re-arrange where the tied visits
+#: (0-0 and precedence pairs) go, which is where HHCRSP F1's gap to best-known lies; one
+#: portfolio member, 60 s, summed objective against 1.0: F1 -3.0% (seeds 0-5; 2.5: -1.1%,
+#: 5: -1.8%, 20: -2.8%, 40: -2.9%), and 5 against 1.0 -3.7% on seeds 6-11; G1 -0.1%
+#: (seeds 0-5); planted c40, c120 and week -2.7%, -2.5%, -6.7% (seeds 0-2).
+ANNEAL_HOT, ANNEAL_COLD = 10.0, 0.002
 #: What a round of tail exchanges costs, in ruin-and-recreate steps per vehicle (one worker's
 #: budget counts it): measured 0.02-0.03 s a round on HHCRSP G1 (40 vehicles, 5 ms steps)
 #: and 0.13 s on a 144-vehicle generated day (2.6 ms steps).
