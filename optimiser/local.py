@@ -112,8 +112,9 @@ RESUME_BEFORE = 0.8
 #: whole solves (all cores, 60 s, seeds 0, 2, 4) F1 121,899 against 123,984, G1 159,603
 #: against 160,600, planted week objective 77,320 / 79,105 / 89,473 against 78,281 /
 #: 79,577 / 90,423 (covered 830 / 830 / 829 both ways).
-#: 10.0, not 1.0 (session 27): a hotter start lets the walk re-arrange where the tied visits
-#: (0-0 and precedence pairs) go, which is where HHCRSP F1's gap to best-known lies; one
+#: 10.0, not 1.0 (session 27): a hotter start lets the walk leave the basin its first
+#: placement of the tied visits (0-0 and precedence pairs) decides, where session 26 found
+#: HHCRSP F1's gap to best-known (not measured per tied visit here); one
 #: portfolio member, 60 s, summed objective against 1.0: F1 -3.0% (seeds 0-5; 2.5: -1.1%,
 #: 5: -1.8%, 20: -2.8%, 40: -2.9%), and 5 against 1.0 -3.7% on seeds 6-11; G1 -0.1%
 #: (seeds 0-5); planted c40, c120 and week -2.7%, -2.5%, -6.7% (seeds 0-2).
