@@ -253,8 +253,13 @@ def _reinsert(p: CompiledProblem, el: Eligibility, b: Builder, out: list[tuple[i
     their last groups go back. The rotas are the same at a fixed step budget (F1 and G1,
     5,000 annealing steps), in 5-10% less time."""
     room = threshold - objective_delta(p, el, b, before, touched, pairs_before)
+    waiting = {g[0] for g in out if len(g) == 1}
     for i, g in enumerate(out, 1):
-        if not b.insert_group(list(g)):
+        if g[0] in b.plan.start:  # went back with its precedence partner
+            continue
+        w = b.gap_pair(g[0]) if len(g) == 1 else None
+        if not (b.insert_pair(g[0], w) if w in waiting and w not in b.plan.start
+                else b.insert_group(list(g))):
             return False
         room -= b.last_price
         if room <= 0 and i < len(out):  # the vehicles changed: the removal's and those put on

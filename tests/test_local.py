@@ -344,6 +344,36 @@ def test_insertion_re_times_a_gap_tied_stop_within_its_gap() -> None:
         assert validate(p, to_solution(p, el, b.plan, "feasible", 0.0, {})) == []
 
 
+def test_a_precedence_pair_goes_in_where_its_second_half_fits() -> None:
+    """m2 (carer b) must start exactly 60 minutes after m1 (carer a); b is away at 09:30.
+    One half at a time, m1 takes 08:00, its cheapest minute, and m2 then has no room at
+    09:00; together, m1 goes later so that m2 fits after b's call."""
+    from optimiser import load_problem
+    from tests.test_solve import carer, client, problem, visit
+
+    doc = problem([carer("a", skills=["x"]), carer("b", skills=["y"])],
+                  [client("k"), client("far", lat=54.0, lon=-1.7)], [
+        visit("m1", "k", "08:00", "10:00", 30, skills=["x"]),
+        visit("m2", "k", "08:00", "13:00", 30, skills=["y"], follows={
+            "visit_id": "m1", "min_gap_minutes": 60, "max_gap_minutes": 60}),
+        visit("f", "far", "09:30", "09:30", 30, skills=["y"])])
+    p = compile_problem(load_problem(doc))
+    el = build_eligibility(p)
+    m1, m2, f = (p.visit_index[i] for i in ("m1", "m2", "f"))
+    vehicle = {p.carers[veh.carer].id: k for k, veh in enumerate(el.vehicles)}
+    plan = Plan.empty(len(el.vehicles))
+    plan.routes[vehicle["b"]], plan.start = [f], {f: p.visits[f].earliest}
+    one = Builder(p, el, plan)
+    assert one.insert_group([m1]) and one.plan.start[m1] == p.visits[m1].earliest
+    assert not one.insert_group([m2])
+    b = Builder(p, el, plan)
+    assert b.gap_pair(m1) == m2 and b.gap_pair(m2) == m1 and b.gap_pair(f) is None
+    assert b.insert_pair(m2, m1)
+    assert b.plan.routes[vehicle["b"]] == [f, m2]
+    assert b.plan.start[m2] - b.plan.start[m1] == 60
+    assert validate(p, to_solution(p, el, b.plan, "feasible", 0.0, {})) == []
+
+
 def test_settle_pulls_late_stops_back_when_room_opens(late) -> None:
     """Taking out the stop that made its successor late lets the successor start earlier,
     but never earlier than its window's end."""
