@@ -716,7 +716,9 @@ class Builder:
         must then go within the gap of it, wherever that is dear. On HHCRSP D2 (12
         precedence pairs, 98 visits) a search started from the published best rota's
         precedence stops reached 1.01-1.02 x its objective in 10 s, from its 0-0 pairs
-        1.10-1.11, from nothing 1.10-1.11: the gap lay in where the pairs go."""
+        1.10-1.11, from nothing 1.10-1.11: the gap lay in where the pairs go. One
+        portfolio member, 60 s, summed objective: D2 -4.7% (seeds 0-5, all six better),
+        E3 -1.1%, E2 -0.3%; E5 +0.6% (seeds 0-5), D5 +1.0%, D1, E1, F1, G1 within +0.4%."""
         f = self.p.visits[w].follows
         pred, succ = (v, w) if f is not None and f.pred == v else (w, v)
         f = self.p.visits[succ].follows
@@ -747,11 +749,15 @@ class Builder:
                 if best is None or first + second < best[0]:
                     best = (first + second, tp, gp, first)
         if best is None or not self.placement_ok([(best[2], pred)], best[1]):
-            return self.insert_group([pred]) and self.insert_group([succ])
-        self._commit([(best[2], pred)], best[1])
+            if not self.insert_group([pred]):  # one at a time, as without a partner out
+                return False
+            first = self.last_price
+        else:
+            self._commit([(best[2], pred)], best[1])
+            first = best[3]
         if not self.insert_group([succ]):
             return False
-        self.last_price += best[3]
+        self.last_price += first  # the pair's price, as a ruin step counts it
         return True
 
     def _place_single(self, v: int, cands: list[tuple[Gap, int]]) -> bool:
