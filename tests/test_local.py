@@ -314,23 +314,32 @@ def test_insertion_pushes_a_neighbour_late_when_lateness_is_penalised() -> None:
         assert validate(p, to_solution(p, el, plan, "feasible", 0.0, {})) == []
 
 
+def _two_carers(clients: list, visits: list
+                ) -> tuple[CompiledProblem, Eligibility, list[int], dict[str, int]]:
+    """Carers a (skill x) and b (skill y) and these visits: the problem, its eligibility,
+    the visits' indices in order and each carer's vehicle."""
+    from optimiser import load_problem
+    from tests.test_solve import carer, problem
+
+    doc = problem([carer("a", skills=["x"]), carer("b", skills=["y"])], clients, visits)
+    p = compile_problem(load_problem(doc))
+    el = build_eligibility(p)
+    vehicle = {p.carers[veh.carer].id: k for k, veh in enumerate(el.vehicles)}
+    return p, el, [p.visit_index[v["id"]] for v in visits], vehicle
+
+
 def test_insertion_re_times_a_gap_tied_stop_within_its_gap() -> None:
     """Carer b does afternoon meds m2 at 09:00, 60-240 minutes after m1 (carer a, 08:00); a
     new 09:00 call fits on b only if m2 moves to 10:00, which its gap allows up to 12:00
     but not when the gap ends at 09:30. Before session 7, gap-tied stops never moved."""
-    from optimiser import load_problem
-    from tests.test_solve import carer, client, problem, visit
+    from tests.test_solve import client, visit
 
     for max_gap, placed in ((240, True), (90, False)):
-        doc = problem([carer("a", skills=["x"]), carer("b", skills=["y"])], [client("k")], [
+        p, el, (m1, m2, v), vehicle = _two_carers([client("k")], [
             visit("m1", "k", "08:00", "08:00", 30, skills=["x"]),
             visit("m2", "k", "08:00", "13:00", 60, skills=["y"], follows={
                 "visit_id": "m1", "min_gap_minutes": 60, "max_gap_minutes": max_gap}),
             visit("v", "k", "09:00", "09:00", 60, skills=["y"])])
-        p = compile_problem(load_problem(doc))
-        el = build_eligibility(p)
-        m1, m2, v = (p.visit_index[i] for i in ("m1", "m2", "v"))
-        vehicle = {p.carers[veh.carer].id: k for k, veh in enumerate(el.vehicles)}
         plan = Plan.empty(len(el.vehicles))
         plan.routes[vehicle["a"]], plan.routes[vehicle["b"]] = [m1], [m2]
         plan.start = {m1: p.visits[m1].earliest, m2: p.visits[m1].earliest + 60}
@@ -348,19 +357,13 @@ def test_a_precedence_pair_goes_in_where_its_second_half_fits() -> None:
     """m2 (carer b) must start exactly 60 minutes after m1 (carer a); b is away at 09:30.
     One half at a time, m1 takes 08:00, its cheapest minute, and m2 then has no room at
     09:00; together, m1 goes later so that m2 fits after b's call."""
-    from optimiser import load_problem
-    from tests.test_solve import carer, client, problem, visit
+    from tests.test_solve import client, visit
 
-    doc = problem([carer("a", skills=["x"]), carer("b", skills=["y"])],
-                  [client("k"), client("far", lat=54.0, lon=-1.7)], [
+    p, el, (m1, m2, f), vehicle = _two_carers([client("k"), client("far", lat=54.0, lon=-1.7)], [
         visit("m1", "k", "08:00", "10:00", 30, skills=["x"]),
         visit("m2", "k", "08:00", "13:00", 30, skills=["y"], follows={
             "visit_id": "m1", "min_gap_minutes": 60, "max_gap_minutes": 60}),
         visit("f", "far", "09:30", "09:30", 30, skills=["y"])])
-    p = compile_problem(load_problem(doc))
-    el = build_eligibility(p)
-    m1, m2, f = (p.visit_index[i] for i in ("m1", "m2", "f"))
-    vehicle = {p.carers[veh.carer].id: k for k, veh in enumerate(el.vehicles)}
     plan = Plan.empty(len(el.vehicles))
     plan.routes[vehicle["b"]], plan.start = [f], {f: p.visits[f].earliest}
     one = Builder(p, el, plan)
