@@ -719,8 +719,7 @@ class Builder:
         1.10-1.11, from nothing 1.10-1.11: the gap lay in where the pairs go. One
         portfolio member, 60 s, summed objective: D2 -4.7% (seeds 0-5, all six better),
         E3 -1.1%, E2 -0.3%; E5 +0.6% (seeds 0-5), D5 +1.0%, D1, E1, F1, G1 within +0.4%."""
-        f = self.p.visits[w].follows
-        pred, succ = (v, w) if f is not None and f.pred == v else (w, v)
+        pred, succ = (v, w) if w in self.followers.get(v, ()) else (w, v)
         f = self.p.visits[succ].follows
         assert f is not None
         lo_p, hi_p = self.bounds(pred)

@@ -258,8 +258,8 @@ def _reinsert(p: CompiledProblem, el: Eligibility, b: Builder, out: list[tuple[i
         if g[0] in b.plan.start:  # went back with its precedence partner
             continue
         w = b.gap_pair(g[0]) if len(g) == 1 else None
-        if not (b.insert_pair(g[0], w) if w in waiting and w not in b.plan.start
-                else b.insert_group(list(g))):
+        # Were w earlier in `out`, its turn would have put g back with it.
+        if not (b.insert_pair(g[0], w) if w in waiting else b.insert_group(list(g))):
             return False
         room -= b.last_price
         if room <= 0 and i < len(out):  # the vehicles changed: the removal's and those put on
