@@ -436,6 +436,33 @@ def test_restarts_from_crossover_children_stay_reproducible(
 
 
 @ALONE
+def test_a_restart_with_no_crossover_child_starts_from_another_basin(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """When no crossover child fits, a restart takes a fresh construction, not the best rota
+    (from which the descent ended where it began); the rota still keeps every rule."""
+    doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.6)).model_copy(
+        update={"lateness": "penalised"})
+    p = compile_problem(doc)
+    fresh: list[bool] = []
+    real = solve_module._fresh_start
+
+    def spy(p: CompiledProblem, el: Any, base: Plan, *rest: Any) -> Plan:
+        out = real(p, el, base, *rest)
+        fresh.append(out is not base)
+        return out
+
+    monkeypatch.setattr(solve_module, "crossover", lambda *args: None)
+    monkeypatch.setattr(solve_module, "_fresh_start", spy)
+    caplog.set_level(logging.DEBUG, logger="optimiser.solve")
+    a = solve(p, SolveOptions(time_limit=4, workers=1, seed=2, full_model_max_visits=0))
+    restarts = [int(r.getMessage().split()[0]) for r in caplog.records
+                if r.getMessage().endswith("restarts of the local search")]
+    assert restarts and restarts[0] >= 2  # so some restarts fell between the fresh ones
+    assert len(fresh) == restarts[0] and all(fresh)
+    assert validate(p, a) == [] and a.metrics.visits_assigned == len(p.visits)
+
+
+@ALONE
 @pytest.mark.parametrize("in_thread", [False, True], ids=["forked", "spawned-from-a-thread"])
 def test_portfolio_runs_a_search_per_two_cores_and_keeps_the_best(
         provider_day: CompiledProblem, caplog: pytest.LogCaptureFixture, in_thread: bool) -> None:
