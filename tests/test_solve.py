@@ -377,16 +377,15 @@ def test_restart_takes_a_fresh_construction_only_when_it_covers_as_much(
     assert solve_module._fresh_start(p, el, base, None, end, random.Random(1), kept) is base
 
 
-@ALONE
-def test_restarts_from_fresh_constructions_stay_reproducible(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Lateness penalised, every visit in from construction: even restarts take fresh
-    constructions, and one worker still gives the same rota twice. The neighbourhood
-    search ends on its deterministic budget, not the clock: with restarts counted below
-    their real cost (no step overhead), the clock cut the last sub-solve and rotas differed."""
+def _late_day() -> CompiledProblem:
+    """A small generated day with lateness penalised: construction covers every visit."""
     doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.6)).model_copy(
         update={"lateness": "penalised"})
-    p = compile_problem(doc)
+    return compile_problem(doc)
+
+
+def _spy_fresh_starts(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Per `_fresh_start` call, whether it gave a fresh construction (not the base rota)."""
     taken: list[bool] = []
     real = solve_module._fresh_start
 
@@ -396,6 +395,18 @@ def test_restarts_from_fresh_constructions_stay_reproducible(
         return out
 
     monkeypatch.setattr(solve_module, "_fresh_start", spy)
+    return taken
+
+
+@ALONE
+def test_restarts_from_fresh_constructions_stay_reproducible(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Lateness penalised, every visit in from construction: even restarts take fresh
+    constructions, and one worker still gives the same rota twice. The neighbourhood
+    search ends on its deterministic budget, not the clock: with restarts counted below
+    their real cost (no step overhead), the clock cut the last sub-solve and rotas differed."""
+    p = _late_day()
+    taken = _spy_fresh_starts(monkeypatch)
     options = SolveOptions(time_limit=4, workers=1, seed=2, full_model_max_visits=0)
     caplog.set_level(logging.INFO, logger="optimiser.search")
     a = solve(p, options)
@@ -413,9 +424,7 @@ def test_restarts_from_crossover_children_stay_reproducible(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Restarts go on from crossover children of the best rota and an earlier local optimum;
     every rota keeps every rule and one worker still gives the same rota twice."""
-    doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.6)).model_copy(
-        update={"lateness": "penalised"})
-    p = compile_problem(doc)
+    p = _late_day()
     children: list[Plan | None] = []
     real = solve_module.crossover
 
@@ -440,19 +449,9 @@ def test_a_restart_with_no_crossover_child_starts_from_another_basin(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """When no crossover child fits, a restart takes a fresh construction, not the best rota
     (from which the descent ended where it began); the rota still keeps every rule."""
-    doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.6)).model_copy(
-        update={"lateness": "penalised"})
-    p = compile_problem(doc)
-    fresh: list[bool] = []
-    real = solve_module._fresh_start
-
-    def spy(p: CompiledProblem, el: Any, base: Plan, *rest: Any) -> Plan:
-        out = real(p, el, base, *rest)
-        fresh.append(out is not base)
-        return out
-
+    p = _late_day()
+    fresh = _spy_fresh_starts(monkeypatch)
     monkeypatch.setattr(solve_module, "crossover", lambda *args: None)
-    monkeypatch.setattr(solve_module, "_fresh_start", spy)
     caplog.set_level(logging.DEBUG, logger="optimiser.solve")
     a = solve(p, SolveOptions(time_limit=4, workers=1, seed=2, full_model_max_visits=0))
     restarts = [int(r.getMessage().split()[0]) for r in caplog.records
