@@ -401,8 +401,9 @@ def _spy_fresh_starts(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 @ALONE
 def test_restarts_from_fresh_constructions_stay_reproducible(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Lateness penalised, every visit in from construction: even restarts take fresh
-    constructions, and one worker still gives the same rota twice. The neighbourhood
+    """Lateness penalised, every visit in from construction: restarts take fresh
+    constructions (the first, every FRESH_EVERY-th and those with no crossover child), and
+    one worker still gives the same rota twice. The neighbourhood
     search ends on its deterministic budget, not the clock: with restarts counted below
     their real cost (no step overhead), the clock cut the last sub-solve and rotas differed."""
     p = _late_day()
