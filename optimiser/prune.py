@@ -147,3 +147,24 @@ def _pair_reasons(p: CompiledProblem, vehicles, vehicles_of, reasons) -> list[tu
             elif not out[v.index] and len(mine | theirs) < 2:
                 out[v.index] = out[f.pred] = ("no_second_carer_free",)
     return out
+
+
+def vehicle_components(el: Eligibility) -> list[int]:
+    """Each vehicle's component of the eligibility graph (vehicles joined when some visit
+    may go to both): visits of different components can never trade places.
+
+    Why: HHCRSP skill sets split every instance in two (carers with skills 0-2 and 3-5),
+    a provider's carers may split by locality, and a week by day; a move that mixes
+    components is two unrelated moves judged as one."""
+    parent = list(range(len(el.vehicles)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for ks in el.vehicles_of:
+        for k in ks[1:]:
+            parent[find(k)] = find(ks[0])
+    return [find(k) for k in range(len(el.vehicles))]

@@ -13,6 +13,7 @@ from optimiser.construct import Builder, construct, groups, objective_delta
 from optimiser.domain.compiled import CompiledProblem, compile_problem
 from optimiser.generate import GeneratorOptions, generate
 from optimiser.local import (
+    APART,
     RELATED_MINUTES,
     _Related,
     _strings,
@@ -22,7 +23,7 @@ from optimiser.local import (
     ruin_recreate,
 )
 from optimiser.plan import Plan, score, to_solution
-from optimiser.prune import Eligibility, build_eligibility
+from optimiser.prune import Eligibility, build_eligibility, vehicle_components
 from optimiser.validate import validate
 
 
@@ -145,17 +146,62 @@ def test_related_removal_takes_the_nearest_groups_in_travel_and_time(week) -> No
     placed = [g for g in movable if all(v in start for v in g)]
     drive = Builder(p, el, plan).rows["drive"]
     related = _Related(p, el, movable, drive)
+    comp = vehicle_components(el)
+    assert len(set(comp)) == 3  # one per day: groups of other days come last
+
+    def comps(g: tuple[int, ...]) -> set[int]:
+        return {comp[k] for v in g for k in el.vehicles_of[v]}
+
     rng = random.Random(3)
     for seed in rng.sample(placed, 40):
         def score_of(g: tuple[int, ...], seed: tuple[int, ...] = seed) -> int:
             return drive[p.visits[seed[0]].point][p.visits[g[0]].point] \
-                + abs(start[g[0]] - start[seed[0]]) // RELATED_MINUTES
+                + abs(start[g[0]] - start[seed[0]]) // RELATED_MINUTES \
+                + (APART if comps(g).isdisjoint(comps(seed)) else 0)
 
         size = rng.randint(3, 12)
         near = related.nearest(seed, size, placed, start, rng)
         assert len(set(near)) == size and seed in near and set(near) <= set(placed)
         others = [score_of(g) for g in placed if g not in near]
         assert max(map(score_of, near)) <= min(others)
+
+
+def test_related_removal_keeps_to_the_seeds_component_of_carers() -> None:
+    """Carers split by skills into two teams no visit crosses (as in every HHCRSP instance):
+    the related groups of a seed are all its own team's while it has enough placed, and
+    ruin and recreate on such a rota keeps every rule."""
+    doc = generate(GeneratorOptions(carers=12, clients=30, days=1, seed=7))
+    team = {c.id: "a" if i % 2 else "b" for i, c in enumerate(doc.carers)}
+    need = {c.id: "a" if i % 2 else "b" for i, c in enumerate(doc.clients)}
+    doc = doc.model_copy(update={
+        "carers": [c.model_copy(update={"skills": [team[c.id]]}) for c in doc.carers],
+        "visits": [v.model_copy(update={"skills": [need[v.client_id]]}) for v in doc.visits]})
+    p = compile_problem(doc)
+    el = build_eligibility(p)
+    comp = vehicle_components(el)
+    skill_of = {k: p.carers[veh.carer].skills for k, veh in enumerate(el.vehicles)}
+    assert len(set(comp)) == 2
+    assert all((comp[i] == comp[j]) == (skill_of[i] == skill_of[j])
+               for i in range(len(comp)) for j in range(len(comp)))
+    plan = construct(p, el)
+    movable = [tuple(g) for g in groups(p)]
+    placed = [g for g in movable if all(v in plan.start for v in g)]
+    related = _Related(p, el, movable, Builder(p, el, plan).rows["drive"])
+    rng = random.Random(5)
+    mixed = 0
+    for seed in placed:
+        own = [g for g in placed if comp[el.vehicles_of[g[0]][0]] == comp[el.vehicles_of[seed[0]][0]]]
+        near = related.nearest(seed, 12, placed, plan.start, rng)
+        assert len(own) >= 12 and set(near) <= set(own)
+        # a plain scan by travel and time alone would have mixed the teams
+        plain = sorted(placed, key=lambda g, s=seed: related.drive[related.point[s[0]]][related.point[g[0]]]
+                       + abs(plan.start[g[0]] - plan.start[s[0]]) // RELATED_MINUTES)[:12]
+        mixed += not set(plain) <= set(own)
+    assert mixed > len(placed) // 2
+    new = ruin_recreate(p, el, plan, time.monotonic() + 60, random.Random(1), max_iterations=300)
+    assert score(p, el, new).total < score(p, el, plan).total
+    assert score(p, el, new).unassigned <= score(p, el, plan).unassigned
+    assert validate(p, to_solution(p, el, new, "feasible", 0.0, {})) == []
 
 
 def test_stops_move_towards_their_preferred_minutes_keeping_every_rule(week) -> None:
