@@ -308,7 +308,7 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     b = Builder(p, el, plan)
     movable = [tuple(g) for g in groups(p) if not any(v in keep for v in g)]
     group_of, todo = _coverable(p, el)
-    related = _Related(p, el, movable, b.rows["drive"])
+    related = _Related(p, el, movable, b.rows["drive"], by_part=not anneal)
     now = score(p, el, b.plan)
     heat = _Annealing.for_plan(p, b.plan, now.travel_minutes, deadline, max_iterations) \
         if anneal else None
@@ -407,7 +407,8 @@ class _Related:
     in the other. HHCRSP splits by skills (carers with skills 0-2 and 3-5), and each
     component's ruin was about half other-component groups. One portfolio member, 60 s,
     seeds 0-3, summed objective against mixing them: E2 -2.7%, E1 -1.7%, D2 -3.0% (4 of 4
-    better on each), E5 -2.0%, D1 -0.2%, E7 +0.3%.
+    better on each), E5 -2.0%, D1 -0.2%, E7 +0.3%. Not for annealing (`by_part` off): there
+    it lost, F2 +3.7% and G2 +3.1% (0 of 4 better on each).
 
     Why a time index: scoring every placed group was an eighth of a ruin step on the
     planted week (830 visits), where a seed's related groups are all on its own day.
@@ -420,7 +421,7 @@ class _Related:
     reproducibility test failed 3 times in 4)."""
 
     def __init__(self, p: CompiledProblem, el: Eligibility, movable: list[tuple[int, ...]],
-                 drive: Any) -> None:
+                 drive: Any, by_part: bool = True) -> None:
         self.drive = drive  # list rows: numpy indexing per group was a tenth of a step
         self.point = [v.point for v in p.visits]
         self.order = sorted(movable, key=lambda g: p.visits[g[0]].earliest)
@@ -430,9 +431,9 @@ class _Related:
         self._far: dict[int, int] = {}  # point -> its farthest travel
         comp = vehicle_components(el)
         # Each group's components (a group spans two when its visits' carers do); None when
-        # there is only one, so the common case pays nothing.
+        # there is only one (or `by_part` is off), so the common case pays nothing.
         self.comps = {g: frozenset(comp[k] for v in g for k in el.vehicles_of[v])
-                      for g in movable} if len(set(comp)) > 1 else None
+                      for g in movable} if by_part and len(set(comp)) > 1 else None
 
     def nearest(self, seed: tuple[int, ...], size: int, placed: list[tuple[int, ...]],
                 start: dict[int, int], rng: random.Random) -> list[tuple[int, ...]]:
