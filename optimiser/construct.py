@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.plan import Plan, mismatch, work_by_day
-from optimiser.prune import Eligibility
+from optimiser.prune import Eligibility, components
 
 INF = 10**9
 
@@ -1106,20 +1106,11 @@ def _synchronised(p: CompiledProblem, v: int) -> bool:
 
 def groups(p: CompiledProblem) -> list[list[int]]:
     """Visits that must start together: 0-0 `follows` pairs joined, others alone."""
-    parent = list(range(len(p.visits)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for v in p.visits:
-        if v.follows is not None and v.follows.synchronised:
-            parent[find(v.index)] = find(v.follows.pred)
+    label = components(len(p.visits), ((v.index, v.follows.pred) for v in p.visits
+                                       if v.follows is not None and v.follows.synchronised))
     out: dict[int, list[int]] = defaultdict(list)
     for v in p.visits:
-        out[find(v.index)].append(v.index)
+        out[label[v.index]].append(v.index)
     return list(out.values())
 
 

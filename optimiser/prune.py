@@ -10,10 +10,8 @@ cascade yields the spec's reason codes for visits nobody can take.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from optimiser.domain.compiled import CCarer, CompiledProblem, CShift, CVisit
 
@@ -159,11 +157,23 @@ def vehicle_components(el: Eligibility) -> list[int]:
     Why: HHCRSP's skill sets split each instance looked at (D1-D2, D6, D10, E1-E7, F1) in
     two or three, a provider's carers may split by locality, and a week by day; a move that
     mixes components is two unrelated moves judged as one."""
-    n = len(el.vehicles)
-    # Visits are nodes n, n+1, ... of a bipartite graph, each joined to its vehicles.
-    rows = [n + v for v, ks in enumerate(el.vehicles_of) for _ in ks]
-    cols = [k for ks in el.vehicles_of for k in ks]
-    size = n + len(el.vehicles_of)
-    graph = csr_matrix(([1] * len(rows), (rows, cols)), shape=(size, size))
-    _, labels = connected_components(graph, directed=False)
-    return [int(x) for x in labels[:n]]
+    return components(len(el.vehicles), ((ks[0], k) for ks in el.vehicles_of for k in ks[1:]))
+
+
+def components(n: int, edges: Iterable[tuple[int, int]]) -> list[int]:
+    """A label per node 0..n-1, equal for nodes joined through `edges` (union-find).
+
+    Why not scipy's `connected_components`: importing `scipy.sparse.csgraph` costs a
+    quarter of a second of every `carerota solve` on haversine travel, which loads no
+    other part of it (tests/geodata/test_prepare.py)."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    return [find(x) for x in range(n)]
