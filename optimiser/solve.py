@@ -261,7 +261,12 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # which visits the greedy strands, and the best start saves the search much work.
     rng = random.Random(options.seed)
     budget = t0 + 0.05 * options.time_limit
-    fixed = construction_restarts(p, options, spent)
+    # One worker: the count must not hang on the clock (a first construction near the
+    # threshold's time gave one seed two rotas), so its time is estimated from its
+    # insertions, as the local phases' step budgets are.
+    fixed = construction_restarts(
+        p, options, len(p.visits) / steps_per_second(p, el, best, MOVE_COST)
+        if options.workers == 1 else spent)
     restarts = 0
     while (restarts < fixed) if fixed is not None else (time.monotonic() + spent < min(budget, end)):
         restarts += 1
@@ -382,8 +387,8 @@ RESTART_SEED_STEP = 1000
 
 def construction_restarts(p: CompiledProblem, options: SolveOptions, spent: float) -> int | None:
     """How many jittered construction restarts follow the first construction (which took
-    `spent` seconds): a fixed count, decided on a coarse threshold, or None for as many as
-    fit in 5% of the limit.
+    `spent` seconds; one worker: as its insertions are counted, see `solve_plan`): a fixed
+    count, decided on a coarse threshold, or None for as many as fit in 5% of the limit.
 
     Why a fixed count with one worker: rotas stay reproducible. Why also with all cores when
     lateness is only penalised: the best-scoring of many constructions is not the best
