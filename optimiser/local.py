@@ -429,11 +429,11 @@ class _Related:
         self.width = max((el.latest_of[g[0]] - p.visits[g[0]].earliest for g in movable),
                          default=0)
         self._far: dict[int, int] = {}  # point -> its farthest travel
-        comp = vehicle_components(el)
+        comp = vehicle_components(el) if by_part else []
         # Each group's components (a group spans two when its visits' carers do); None when
         # there is only one (or `by_part` is off), so the common case pays nothing.
         self.comps = {g: frozenset(comp[k] for v in g for k in el.vehicles_of[v])
-                      for g in movable} if by_part and len(set(comp)) > 1 else None
+                      for g in movable} if len(set(comp)) > 1 else None
 
     def nearest(self, seed: tuple[int, ...], size: int, placed: list[tuple[int, ...]],
                 start: dict[int, int], rng: random.Random) -> list[tuple[int, ...]]:

@@ -167,7 +167,7 @@ def test_related_removal_takes_the_nearest_groups_in_travel_and_time(week) -> No
 
 
 def test_related_removal_keeps_to_the_seeds_component_of_carers() -> None:
-    """Carers split by skills into two teams no visit crosses (as in every HHCRSP instance):
+    """Carers split by skills into two teams no visit crosses (as in the HHCRSP instances):
     the related groups of a seed are all its own team's while it has enough placed, and
     ruin and recreate on such a rota keeps every rule."""
     doc = generate(GeneratorOptions(carers=12, clients=30, days=1, seed=7))
