@@ -157,15 +157,30 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
     # the job (on one worker they found full covers the whole model missed). With one
     # worker the share comes from the limit, not the clock, so runs repeat.
     share = 0.4 * options.time_limit if options.workers == 1 else 0.5 * remaining
-    hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must)) if whole else None
-    if hood is not None and share >= 2 * _build_seconds(el, hood):
-        new, proved, bound = _solve(p, el, plan, hood, options, share, work,
+    if whole:
+        result = whole_model(p, el, plan, options, share, deadline, must, work)
+        if result.optimal:
+            return result
+        plan = result.plan
+    return Result(_lns(p, el, plan, options, deadline, must, work), False, None)
+
+
+def whole_model(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
+                seconds: float, deadline: float, must: frozenset[int],
+                work: list[float] | None = None) -> Result:
+    """The whole problem re-solved by CP-SAT from `plan` for up to `seconds`: the better
+    plan of the two, optimal when proved (not tried when the build alone would take over
+    half of `seconds`)."""
+    from optimiser.solve import Result
+
+    coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
+    hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(must))
+    if seconds >= 2 * _build_seconds(el, hood):
+        new, proved, bound = _solve(p, el, plan, hood, options, seconds, work,
                                     deadline=deadline - 0.1)
         if new is not None and plan_key(p, el, new, must) <= plan_key(p, el, plan, must):
-            plan = new
-            if proved:
-                return Result(plan, True, bound)
-    return Result(_lns(p, el, plan, options, deadline, must, work), False, None)
+            return Result(new, proved, bound)
+    return Result(plan, False, None)
 
 
 def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions, deadline: float,

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -460,6 +461,56 @@ def test_a_restart_with_no_crossover_child_starts_from_another_basin(
     assert restarts and restarts[0] >= 2  # so some restarts fell between the fresh ones
     assert len(fresh) == restarts[0] and all(fresh)
     assert validate(p, a) == [] and a.metrics.visits_assigned == len(p.visits)
+
+
+def _spy_whole_model(monkeypatch: pytest.MonkeyPatch, proves: bool | None) -> list[float]:
+    """The seconds of each early whole-model attempt in `solve_plan`; `proves=False` makes
+    every attempt report no proof (as on an instance CP-SAT cannot close in its share)."""
+    shares: list[float] = []
+    real = solve_module.whole_model
+
+    def spy(p: CompiledProblem, el: Any, plan: Plan, options: SolveOptions, seconds: float,
+            *rest: Any) -> Any:
+        shares.append(seconds)
+        out = real(p, el, plan, options, seconds, *rest)
+        return out if proves is None else replace(out, optimal=proves)
+
+    monkeypatch.setattr(solve_module, "whole_model", spy)
+    return shares
+
+
+def test_a_small_problem_the_whole_model_cannot_prove_restarts_its_local_search(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Under full_model_max_visits, the whole model gets a short first try; when it proves
+    nothing the local search restarts as on larger problems (before, small problems went
+    straight to the whole model, which left HHCRSP B4 12% over its proven optimum at 60 s),
+    and the rota still keeps every rule."""
+    p = _late_day()
+    shares = _spy_whole_model(monkeypatch, proves=False)
+    caplog.set_level(logging.DEBUG, logger="optimiser.solve")
+    limit = 4.0
+    a = solve(p, SolveOptions(time_limit=limit, workers=1, seed=2,
+                              full_model_max_visits=len(p.visits)))
+    restarts = [int(r.getMessage().split()[0]) for r in caplog.records
+                if r.getMessage().endswith("restarts of the local search")]
+    assert shares == [pytest.approx(solve_module.SMALL_WHOLE_SHARE * limit)]
+    assert restarts and restarts[0] >= 1
+    assert validate(p, a) == [] and a.metrics.visits_assigned == len(p.visits)
+
+
+def test_a_small_problem_proved_at_once_is_the_answer(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A problem the whole model proves in its first try is answered then: optimal, with no
+    restarts and no neighbourhood search after."""
+    p = compile_problem(generate(GeneratorOptions(carers=2, clients=3, seed=5)))
+    shares = _spy_whole_model(monkeypatch, proves=None)
+    caplog.set_level(logging.DEBUG, logger="optimiser")
+    a = solve(p, SolveOptions(time_limit=10, workers=1, seed=0))
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(shares) == 1 and a.status == "optimal"
+    assert not any(m.endswith("restarts of the local search") or m.startswith("LNS:")
+                   for m in messages)
+    assert validate(p, a) == []
 
 
 @ALONE
