@@ -312,6 +312,8 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
     now = score(p, el, b.plan)
     heat = _Annealing.for_plan(p, b.plan, now.travel_minutes, deadline, max_iterations) \
         if anneal else None
+    if anneal:  # synchronised groups start at random minutes of their places (`_jittered`)
+        b.sync_jitter = rng
     current = best_total = now.total
     late_share, ruins = _late_share(p, now), 0  # ruin steps under penalised lateness
     detour_share = _detour_share(p, now)
@@ -325,6 +327,7 @@ def ruin_recreate(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: flo
             if heat is None or heat.progress(steps) > RESUME_BEFORE:
                 break
             b = Builder(p, el, best)  # resume from the best rota (a copy), no hotter
+            b.sync_jitter = rng
             current, stall, since_best = best_total, 0, 0
         if stall > RUIN_STALL:
             # Near a local optimum whole afternoons may still swap between carers.

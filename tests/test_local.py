@@ -423,6 +423,38 @@ def test_a_precedence_pair_goes_in_where_its_second_half_fits() -> None:
     assert validate(p, to_solution(p, el, b.plan, "feasible", 0.0, {})) == []
 
 
+def test_annealing_starts_a_synchronised_pair_at_random_minutes_of_its_place() -> None:
+    """A 0-0 pair (s1 on carer a, s2 on carer b), window 08:00-10:00; b has a call at 09:30
+    here. Insertion puts the pair at 08:00, its cheapest place's first minute, every time;
+    with the annealing's random source (`Builder.sync_jitter`) at minutes up to 09:00, the
+    last that place allows without moving b's call, and never past the window."""
+    from tests.test_solve import client, visit
+
+    p, el, (s1, s2, f), vehicle = _two_carers([client("k")], [
+        visit("s1", "k", "08:00", "10:00", 30, skills=["x"]),
+        visit("s2", "k", "08:00", "10:00", 30, skills=["y"], follows={
+            "visit_id": "s1", "min_gap_minutes": 0, "max_gap_minutes": 0}),
+        visit("f", "k", "09:30", "09:30", 30, skills=["y"])])
+    plan = Plan.empty(len(el.vehicles))
+    plan.routes[vehicle["b"]], plan.start = [f], {f: p.visits[f].earliest}
+    first = p.visits[s1].earliest
+    starts = []
+    for seed in range(12):
+        b = Builder(p, el, plan)
+        if seed % 2:
+            b.sync_jitter = random.Random(seed)
+        assert b.insert_group([s1, s2])
+        assert b.plan.start[s1] == b.plan.start[s2]
+        assert b.plan.start[f] == p.visits[f].earliest  # b's call never moves
+        assert validate(p, to_solution(p, el, b.plan, "feasible", 0.0, {})) == []
+        if seed % 2 == 0:
+            assert b.plan.start[s1] == first
+        else:
+            starts.append(b.plan.start[s1])
+    assert all(first <= s <= first + 60 for s in starts)
+    assert len(set(starts)) >= 3
+
+
 def test_settle_pulls_late_stops_back_when_room_opens(late) -> None:
     """Taking out the stop that made its successor late lets the successor start earlier,
     but never earlier than its window's end."""
