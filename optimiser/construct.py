@@ -796,12 +796,13 @@ class Builder:
             return False
         total, t, placements = best
         if self.sync_jitter is not None:
-            t, total = self._jittered(placements, t, total)
+            t, total = self._jittered(self.sync_jitter, placements, t, total)
         self._commit(placements, t)
         self.last_price = total
         return True
 
-    def _jittered(self, placements: list[tuple[Gap, int]], t: int, total: int) -> tuple[int, int]:
+    def _jittered(self, rng: random.Random, placements: list[tuple[Gap, int]], t: int,
+                  total: int) -> tuple[int, int]:
         """A synchronised group's start drawn between `t`, its cheapest place's first minute,
         and the last minute its gaps allow without lateness; `t` when the caps or the break
         refuse it. Returns the start and the place's price there.
@@ -815,12 +816,11 @@ class Builder:
         side by side, seeds 0-2, summed objective: F5 -3.5%, F9 -1.8% (3 of 3 better each),
         G10 -1.0%, G1 -0.6% (2 of 3). Drawing in descents too went either way (E6 -2.2%, E5
         +1.1%, D10 +0.6%), so only annealing draws."""
-        assert self.sync_jitter is not None
         group = {v for _gap, v in placements}
         top = min(min(gap.hi for gap, _v in placements), min(self.p.visits[v].latest for v in group))
         if top <= t:
             return t, total
-        drawn = self.sync_jitter.randint(t, top)
+        drawn = rng.randint(t, top)
         if not self.placement_ok(placements, drawn):
             return t, total
         return drawn, total + sum(self.time_cost(v, drawn) - self.time_cost(v, t) for v in group)
