@@ -672,3 +672,39 @@ def test_ruin_runs_in_slices_with_pool_bursts_while_few_visits_are_out(
     monkeypatch.setattr(solve_module, "SLICE_MAX_OUT", (out - 1) / len(p.visits))
     _plan, used, pool = sliced()
     assert not bursts and pool == 0 and 0 < used[0] <= steps
+
+
+def test_sub_models_keep_every_visit_in_only_when_no_rota_dropping_one_can_pay(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every visit is in and one visit's weight outweighs the rest of the objective
+    (always on HHCRSP, 10,000,000 a service), the whole model and the neighbourhoods are
+    told to keep every covered visit, which gives CP-SAT's LP relaxation a real bound; where
+    the rest outweighs a visit (a lowered `unassigned` weight here), and while a visit is
+    out, only `must`. Either way the rota keeps every rule and every visit."""
+    search = importlib.import_module("optimiser.search")
+    doc = generate(GeneratorOptions(carers=6, clients=16, seed=1, demand_ratio=0.3))
+    told: list[set[int]] = []
+    real = search._solve
+
+    def spy(p: CompiledProblem, el: Any, plan: Plan, hood: Any, *rest: Any, **kw: Any) -> Any:
+        told.append(set(hood.must_cover))
+        return real(p, el, plan, hood, *rest, **kw)
+
+    monkeypatch.setattr(search, "_solve", spy)
+    options = SolveOptions(time_limit=2, workers=1, seed=0)
+    for unassigned, kept in ((10_000, True), (1_000, False)):
+        p = compile_problem(doc.model_copy(update={"weights": doc.weights.model_copy(
+            update={"unassigned": unassigned})}))
+        el = build_eligibility(p)
+        plan = construct(p, el)
+        assert len(plan.start) == len(p.visits)
+        assert (score(p, el, plan).total < unassigned) is kept
+        told.clear()
+        result = search.whole_model(p, el, plan, options, 2.0, time.monotonic() + 3, frozenset())
+        assert told == [set(plan.start) if kept else set()]
+        assert validate(p, to_solution(p, el, result.plan, "feasible", 0, {})) == []
+        assert len(result.plan.start) == len(p.visits)
+        one = next(iter(plan.start))
+        fewer = Plan([[v for v in r if v != one] for r in plan.routes],
+                     {v: t for v, t in plan.start.items() if v != one})
+        assert search.kept_covered(p, el, fewer, frozenset({one})) == {one}
