@@ -42,6 +42,11 @@ class Eligibility:
     reasons: tuple[tuple[str, ...], ...]  # for visits with no (or too few) eligible vehicles
     latest_of: tuple[int, ...]  # latest start the solver may use (window end, or horizon if penalised)
 
+    @property
+    def coverable(self) -> list[int]:
+        """Visits some vehicle may take (pruning ruled the others out)."""
+        return [v for v, ks in enumerate(self.vehicles_of) if ks]
+
 
 def carer_may_serve(p: CompiledProblem, carer: CCarer, visit: CVisit) -> str | None:
     """The first carer-level rule that forbids this pair, as a reason code, or None."""

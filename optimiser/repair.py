@@ -222,7 +222,7 @@ def repair(p: CompiledProblem, el: Eligibility, plan: Plan, deadline: float, rng
     with fresh counters.
     """
     r = _Repair(p, el, plan, rng, keep)
-    coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
+    coverable = el.coverable
 
     def pool_of(current: Plan) -> list[tuple[int, ...]]:
         out = [g for g in {r.group_of[v] for v in coverable if v not in current.start}

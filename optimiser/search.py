@@ -147,11 +147,10 @@ def improve(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptio
 
     if not p.visits or not el.vehicles:
         return Result(plan, True, 0.0)
-    coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
     # With one worker every sub-solve draws on one deterministic work budget (see _lns).
     work: list[float] | None = [] if options.workers == 1 else None
-    whole = len(coverable) <= options.full_model_max_visits or (
-        len(coverable) <= COVER_MODEL_MAX_VISITS and has_uncovered(p, el, plan))
+    whole = small(el, options) or (
+        len(el.coverable) <= COVER_MODEL_MAX_VISITS and has_uncovered(p, el, plan))
     remaining = deadline - time.monotonic()
     # Half the time to prove the whole model optimal; if it cannot, neighbourhoods finish
     # the job (on one worker they found full covers the whole model missed). With one
@@ -173,8 +172,8 @@ def whole_model(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveO
     half of `seconds`)."""
     from optimiser.solve import Result
 
-    coverable = [v.index for v in p.visits if el.vehicles_of[v.index]]
-    hood = Neighbourhood(list(range(len(el.vehicles))), coverable, set(kept_covered(p, el, plan, must)))
+    hood = Neighbourhood(list(range(len(el.vehicles))), el.coverable,
+                         set(kept_covered(p, el, plan, must)))
     if seconds >= 2 * _build_seconds(el, hood):
         new, proved, bound = _solve(p, el, plan, hood, options, seconds, work,
                                     deadline=deadline - 0.1)
@@ -319,6 +318,12 @@ def _reinsert(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Rando
         return plan
     builder.plan.sort_routes()
     return builder.plan
+
+
+def small(el: Eligibility, options: SolveOptions) -> bool:
+    """A problem the whole model is tried on first (`solve_plan`) and again at the end
+    (`improve`): at most `full_model_max_visits` visits a carer could take."""
+    return len(el.coverable) <= options.full_model_max_visits
 
 
 def kept_covered(p: CompiledProblem, el: Eligibility, plan: Plan,

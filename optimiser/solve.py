@@ -32,7 +32,7 @@ from optimiser.local import (
 from optimiser.plan import Plan, score, to_solution
 from optimiser.prune import Eligibility, build_eligibility
 from optimiser.repair import cover_more, has_uncovered, uncovered
-from optimiser.search import improve, whole_model
+from optimiser.search import improve, small, whole_model
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     base = repaired
     repaired, spent, stalled = _local(p, el, base, options, options.seed, keep, end)
     left -= spent
-    if p.visits and el.vehicles and len(p.visits) <= options.full_model_max_visits:
+    if el.coverable and small(el, options):
         # A small problem: the whole model first, briefly (SMALL_WHOLE_SHARE); proved, it
         # is the answer.
         share = SMALL_WHOLE_SHARE * options.time_limit
@@ -312,7 +312,7 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
         whole = whole_model(p, el, repaired, options, share, deadline, must,
                             [] if options.workers == 1 else None)
         if whole.optimal:
-            return replace(whole, plan=polished(p, el, whole.plan), unattempted=unattempted)
+            return _finished(p, el, whole, unattempted)
         repaired = whole.plan
         left -= share if options.workers == 1 else time.monotonic() - t_whole
     # Restarts while the local search stalls early and much of the limit is left (one
@@ -363,7 +363,13 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     # same seed repeats.
     limit = left if options.workers == 1 else options.time_limit
     result = improve(p, el, repaired, replace(options, time_limit=limit), deadline, must)
-    # Last, the stops towards their preferred minutes: nothing after needs routes packed.
+    return _finished(p, el, result, unattempted)
+
+
+def _finished(p: CompiledProblem, el: Eligibility, result: Result,
+              unattempted: frozenset[int]) -> Result:
+    """The result with its stops moved towards their preferred minutes (last: nothing after
+    needs routes packed) and construction's unattempted visits."""
     return replace(result, plan=polished(p, el, result.plan), unattempted=unattempted)
 
 
