@@ -190,6 +190,7 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
     best_score = plan_key(p, el, best, must)
     rep = _representative_points(p, el, best)
     iterations = improved = bursts = 0
+    kept, kept_for = must, None  # `kept_covered` of the rota `kept_for`
     stall = REPAIR_AFTER  # visits still out: an ejection-pool burst first (FIRST_BURST_SHARE)
     # With one worker the search stops on a deterministic work budget (CP-SAT's deterministic
     # seconds), so the same problem and seed give the same rota; the wall limit stays a hard stop.
@@ -234,8 +235,10 @@ def _lns(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOptions,
         cover = out and rng.random() < COVER_HOOD_SHARE
         cap = COVER_SECONDS if cover else state.sub_seconds
         seconds = min(cap, remaining - 0.1) if work is None else min(cap, left / DTIME_PER_SECOND)
+        if not cover and kept_for is not best:  # once per rota: most sub-solves keep it
+            kept, kept_for = kept_covered(p, el, best, must), best
         hood = _cover_hood(p, el, best, rng, must) if cover else \
-            _choose(p, el, best, rng, state, rep, kept_covered(p, el, best, must))
+            _choose(p, el, best, rng, state, rep, kept)
         if hood is None:
             ended = "lack of a neighbourhood"
             break
