@@ -107,7 +107,8 @@ class SolveOptions:
     portfolio: bool = True
     #: Ruin and recreate keeps some worse steps (simulated annealing) instead of a pure
     #: descent; the portfolio sets it on large problems given time (see `_portfolio`).
-    anneal: bool = False
+    #: None: decide from the repaired construction (`anneals`).
+    anneal: bool | None = False
 
     @classmethod
     def for_problem(cls, problem: Problem, time_limit: float | None = None, workers: int = 0,
@@ -169,6 +170,16 @@ PORTFOLIO_MIN_SECONDS = 4.0
 #: 5,296 (hidden rota 4,908). The descent beside it had stalled and restarted (G1: 56,555
 #: at 21 s, a fresh start's 56,464 at 46 s, where the annealing search reached 54,204).
 ANNEAL_MIN_VISITS, ANNEAL_MIN_SECONDS = 200, 30.0
+#: From this many visits (below ANNEAL_MIN_VISITS) a portfolio search anneals too when
+#: lateness (summed and largest, weighted) is under ANNEAL_MAX_LATE_SHARE of the repaired
+#: construction's objective, uncovered visits aside (`anneals`). Why: one member, 60 s,
+#: seeds 0-3, annealing against descent, summed objective: HHCRSP E2-E10 (130 visits,
+#: lateness 0.00-0.14 of the construction's objective) -0.9%, better on 24 of 34 runs (E7
+#: -2.9%, E4 -2.1%, E5 -1.5%, E6 -1.5%; E2 +1.4%); planted c20 day (114) -3.6%, 4 of 4;
+#: std-c20-day (173, a fifth of the visits out) -2.6%, its single-carer twin -1.3%. But
+#: E1, D1 and D10 (lateness 0.34-0.53) lost 2-9% (seeds 0-1), and D2 and D5 (98 visits,
+#: lateness 0.13-0.14) +5%, +3%, +8%, -0.9%: their descents stall in seconds and restart.
+ANNEAL_LOW_VISITS, ANNEAL_MAX_LATE_SHARE = 110, 0.25
 
 
 def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadline: float,
@@ -183,7 +194,8 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     two CP-SAT workers; one worker keeps one reproducible search.
 
     On problems of ANNEAL_MIN_VISITS visits or more, given ANNEAL_MIN_SECONDS or more,
-    every search anneals in ruin and recreate (`SolveOptions.anneal`); else they descend.
+    every search anneals in ruin and recreate (`SolveOptions.anneal`); from
+    ANNEAL_LOW_VISITS, where lateness weighs little (`anneals`); else they descend.
     """
     cores = options.workers or os.cpu_count() or 1
     if (cores < 2 or not options.portfolio or options.time_limit < PORTFOLIO_MIN_SECONDS
@@ -229,9 +241,22 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
 
 def member_options(p: CompiledProblem, own: SolveOptions, i: int) -> SolveOptions:
     """Options of the portfolio's i-th search (0: the caller's own): the next seed, and
-    annealing on a problem large enough, given time enough."""
-    anneal = len(p.visits) >= ANNEAL_MIN_VISITS and own.time_limit >= ANNEAL_MIN_SECONDS
-    return replace(own, seed=own.seed + i, anneal=own.anneal or anneal)
+    annealing on a problem large enough, given time enough (from ANNEAL_LOW_VISITS visits
+    decided once the construction is in: `anneals`)."""
+    anneal = own.anneal
+    if not anneal and own.time_limit >= ANNEAL_MIN_SECONDS:
+        anneal = True if len(p.visits) >= ANNEAL_MIN_VISITS else \
+            None if len(p.visits) >= ANNEAL_LOW_VISITS else anneal
+    return replace(own, seed=own.seed + i, anneal=anneal)
+
+
+def anneals(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
+    """Whether a search left to decide anneals: when lateness is under
+    ANNEAL_MAX_LATE_SHARE of the rota's objective, uncovered visits aside. Where lateness
+    weighs much, descent's quick stalls and fresh restarts did better (ANNEAL_LOW_VISITS)."""
+    w, s = p.problem.weights, score(p, el, plan)
+    late = w.lateness_minute * s.lateness_minutes + w.max_lateness_minute * s.max_lateness
+    return late < ANNEAL_MAX_LATE_SHARE * (s.total - w.unassigned * s.unassigned)
 
 
 #: The threads earlier portfolios' pools started (their manager threads): they outlive the
@@ -298,6 +323,9 @@ def solve_plan(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     if repaired is not best:
         log.info("repair: %d -> %d visits covered", len(best.start), len(repaired.start))
     fresh = repaired is best  # construction needed no repair: so will a fresh one, likely
+    if options.anneal is None:
+        options = replace(options, anneal=anneals(p, el, repaired))
+        log.debug("search anneals: %s", options.anneal)
     # Neither phase takes a covered `must` visit out.
     keep = frozenset(v for v in must if v in repaired.start)
     left = options.time_limit - sum(repair_spent)
@@ -523,7 +551,7 @@ def _ruin_in_slices(p: CompiledProblem, el: Eligibility, plan: Plan, options: So
         part: list[int] = []
         plan = ruin_recreate(p, el, plan, min(stop, time.monotonic() + slice_seconds), rng,
                              keep, int(rate * slice_seconds) if rate is not None else 10**9,
-                             part, anneal=options.anneal)
+                             part, anneal=bool(options.anneal))
         taken += part[0]
         burst: list[float] = []
         plan = cover_more(p, el, plan, stop if one else min(stop, time.monotonic() + burst_seconds),
@@ -534,7 +562,7 @@ def _ruin_in_slices(p: CompiledProblem, el: Eligibility, plan: Plan, options: So
                   time.monotonic() - t0)
     part = []
     plan = ruin_recreate(p, el, plan, stop, random.Random(seed), keep, max(0, budget_left()),
-                         part, anneal=options.anneal)
+                         part, anneal=bool(options.anneal))
     used.append(taken + part[0])
     return plan, pool_spent
 

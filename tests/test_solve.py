@@ -613,6 +613,44 @@ def test_the_portfolio_anneals_on_every_search_of_a_large_problem_given_time() -
             calls.clear()
 
 
+def test_a_mid_sized_search_anneals_unless_lateness_weighs_much() -> None:
+    """From ANNEAL_LOW_VISITS visits, given time, a portfolio search decides once its
+    construction is in: it anneals where lateness is under ANNEAL_MAX_LATE_SHARE of the
+    objective (HHCRSP E2-E10, planted days) and descends where it weighs more (E1, D1)."""
+    mid = compile_problem(generate(GeneratorOptions(carers=15, clients=50, seed=1)))
+    assert solve_module.ANNEAL_MIN_VISITS > len(mid.visits) >= solve_module.ANNEAL_LOW_VISITS
+    own = SolveOptions(time_limit=solve_module.ANNEAL_MIN_SECONDS, workers=2)
+    assert [solve_module.member_options(mid, own, i).anneal for i in range(2)] == [None, None]
+    short = replace(own, time_limit=solve_module.ANNEAL_MIN_SECONDS - 1)
+    assert solve_module.member_options(mid, short, 0).anneal is False
+    assert solve_module.member_options(mid, replace(own, anneal=True), 1).anneal is True
+    # One carer, four visits to one client: all at 08:00 run 30, 60 and 90 minutes late;
+    # spread over the morning none is late and travel is the whole objective.
+    people = [carer("c1")], [client("x")]
+    tight = [visit(f"v{i}", "x", "08:00", "08:00") for i in range(4)]
+    loose = [visit(f"v{i}", "x", "08:00", "12:00") for i in range(4)]
+    calls: list[bool] = []
+    real = solve_module.ruin_recreate
+
+    def spy(*args: Any, anneal: bool = False, **kwargs: Any) -> Plan:
+        calls.append(anneal)
+        return real(*args, anneal=anneal, **kwargs)
+
+    for visits, anneals in ((tight, False), (loose, True)):
+        p = compile_problem(load_problem(problem(*people, visits, lateness="penalised")))
+        el = build_eligibility(p)
+        plan = construct(p, el)
+        late = score(p, el, plan).lateness_minutes
+        assert late == (0 if anneals else 30 + 60 + 90)
+        assert solve_module.anneals(p, el, plan) is anneals
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(solve_module, "ruin_recreate", spy)
+            sol = solve(p, SolveOptions(time_limit=2, workers=1, seed=1, anneal=None))
+        assert validate(p, sol) == [] and len(sol.routes[0].stops) == 4
+        assert calls and set(calls) == {anneals}
+        calls.clear()
+
+
 def test_the_solved_rota_moves_no_stop_further_towards_its_preferred_minute() -> None:
     """The solve ends by moving untied stops towards their clients' preferred minutes as far
     as neighbours, windows and shifts allow: polishing its rota again changes nothing.
