@@ -610,8 +610,7 @@ def _late_share(p: CompiledProblem, now: Score) -> float:
     F1 -1.1% (better on 7 of 9), G1 equal (-0.03%); scale 10 F1 -2.0% (8 of 9) but G1
     +0.9% (seeds 0-13, 4 of 14 better). Lateness-heavy rotas (E1's: a third of the
     objective, as in the published best) keep 30%."""
-    w = p.problem.weights
-    late = w.lateness_minute * now.lateness_minutes + w.max_lateness_minute * now.max_lateness
+    late = now.lateness_cost(p.problem.weights)
     return LATE_SEED_SHARE * min(1.0, LATE_SEED_SCALE * late / max(1, now.total))
 
 

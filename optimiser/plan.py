@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from optimiser.domain.compiled import CompiledProblem
-from optimiser.domain.documents import Metrics, Route, Solution, Stop, Unassigned
+from optimiser.domain.documents import Metrics, Route, Solution, Stop, Unassigned, Weights
 from optimiser.prune import Eligibility
 
 
@@ -95,6 +95,10 @@ class Score:
     distinct_pairs: int
     mismatches: int
     total: int
+
+    def lateness_cost(self, w: Weights) -> int:
+        """What lateness (its minutes and the largest) adds to `total`."""
+        return w.lateness_minute * self.lateness_minutes + w.max_lateness_minute * self.max_lateness
 
 
 def mismatch(p: CompiledProblem, carer_index: int, visit_index: int) -> bool:

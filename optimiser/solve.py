@@ -255,8 +255,7 @@ def anneals(p: CompiledProblem, el: Eligibility, plan: Plan) -> bool:
     ANNEAL_MAX_LATE_SHARE of the rota's objective, uncovered visits aside. Where lateness
     weighs much, descent's quick stalls and fresh restarts did better (ANNEAL_LOW_VISITS)."""
     w, s = p.problem.weights, score(p, el, plan)
-    late = w.lateness_minute * s.lateness_minutes + w.max_lateness_minute * s.max_lateness
-    return late < ANNEAL_MAX_LATE_SHARE * (s.total - w.unassigned * s.unassigned)
+    return s.lateness_cost(w) < ANNEAL_MAX_LATE_SHARE * (s.total - w.unassigned * s.unassigned)
 
 
 #: The threads earlier portfolios' pools started (their manager threads): they outlive the
