@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import json
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -583,6 +585,21 @@ def test_construction_restarts_are_few_where_lateness_is_only_penalised() -> Non
     assert restarts(strict, one, 0.05) == 4 and restarts(strict, one, 1.0) == 0
 
 
+@contextlib.contextmanager
+def annealing_calls() -> Iterator[list[bool]]:
+    """The `anneal` flag of each ruin-and-recreate run the solve makes inside the block."""
+    calls: list[bool] = []
+    real = solve_module.ruin_recreate
+
+    def spy(*args: Any, anneal: bool = False, **kwargs: Any) -> Plan:
+        calls.append(anneal)
+        return real(*args, anneal=anneal, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solve_module, "ruin_recreate", spy)
+        yield calls
+
+
 def test_the_portfolio_anneals_on_every_search_of_a_large_problem_given_time() -> None:
     """Annealing pays on large problems given time (HHCRSP F1, G1 and the planted week at
     30-60 s) and loses on small ones and short limits: every search anneals there only."""
@@ -597,20 +614,11 @@ def test_the_portfolio_anneals_on_every_search_of_a_large_problem_given_time() -
     assert not any(solve_module.member_options(large, short, i).anneal for i in range(4))
     assert not any(solve_module.member_options(small, own, i).anneal for i in range(4))
     # An annealing search's ruin and recreate anneals, a descending one's does not.
-    calls: list[bool] = []
-    real = solve_module.ruin_recreate
-
-    def spy(*args: Any, anneal: bool = False, **kwargs: Any) -> Plan:
-        calls.append(anneal)
-        return real(*args, anneal=anneal, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(solve_module, "ruin_recreate", spy)
-        for anneal in (True, False):
+    for anneal in (True, False):
+        with annealing_calls() as calls:
             sol = solve(small, SolveOptions(time_limit=2, workers=1, seed=1, anneal=anneal))
-            assert validate(small, sol) == []
-            assert calls and set(calls) == {anneal}
-            calls.clear()
+        assert validate(small, sol) == []
+        assert calls and set(calls) == {anneal}
 
 
 def test_a_mid_sized_search_anneals_unless_lateness_weighs_much() -> None:
@@ -629,13 +637,6 @@ def test_a_mid_sized_search_anneals_unless_lateness_weighs_much() -> None:
     people = [carer("c1")], [client("x")]
     tight = [visit(f"v{i}", "x", "08:00", "08:00") for i in range(4)]
     loose = [visit(f"v{i}", "x", "08:00", "12:00") for i in range(4)]
-    calls: list[bool] = []
-    real = solve_module.ruin_recreate
-
-    def spy(*args: Any, anneal: bool = False, **kwargs: Any) -> Plan:
-        calls.append(anneal)
-        return real(*args, anneal=anneal, **kwargs)
-
     for visits, anneals in ((tight, False), (loose, True)):
         p = compile_problem(load_problem(problem(*people, visits, lateness="penalised")))
         el = build_eligibility(p)
@@ -643,12 +644,10 @@ def test_a_mid_sized_search_anneals_unless_lateness_weighs_much() -> None:
         late = score(p, el, plan).lateness_minutes
         assert late == (0 if anneals else 30 + 60 + 90)
         assert solve_module.anneals(p, el, plan) is anneals
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(solve_module, "ruin_recreate", spy)
+        with annealing_calls() as calls:
             sol = solve(p, SolveOptions(time_limit=2, workers=1, seed=1, anneal=None))
         assert validate(p, sol) == [] and len(sol.routes[0].stops) == 4
         assert calls and set(calls) == {anneals}
-        calls.clear()
 
 
 def test_the_solved_rota_moves_no_stop_further_towards_its_preferred_minute() -> None:
