@@ -650,6 +650,45 @@ def test_a_mid_sized_search_anneals_unless_lateness_weighs_much() -> None:
         assert calls and set(calls) == {anneals}
 
 
+class _Stopped(Exception):
+    """Ends a solve at its first ruin-and-recreate run (the tests read only its deadline)."""
+
+
+def test_an_annealing_search_with_lateness_penalised_runs_ruin_until_the_construction_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every visit is in, an annealing search (all cores) where lateness is penalised
+    runs ruin and recreate until `t_construct_end`: CP-SAT's neighbourhoods prove little
+    under lateness (HHCRSP E-G). A descent, or lateness forbidden (the neighbourhoods pay
+    on planted days), keeps RUIN_SHARE_COVERED of the limit."""
+    calls: list[tuple[float, float]] = []  # (the run's deadline, when it was asked)
+
+    def spy(p: CompiledProblem, el: Any, plan: Plan, deadline: float, *args: Any,
+            **kwargs: Any) -> Plan:
+        calls.append((deadline, time.monotonic()))
+        raise _Stopped
+
+    monkeypatch.setattr(solve_module, "ruin_recreate", spy)
+    limit = 20.0
+    loose = [visit(f"v{i}", "x", "08:00", "12:00") for i in range(4)]
+    for lateness, anneal in (("penalised", True), ("penalised", False), ("forbidden", True)):
+        p = compile_problem(load_problem(problem([carer("c1")], [client("x")], loose,
+                                                 lateness=lateness)))
+        el = build_eligibility(p)
+        assert len(construct(p, el).start) == 4  # every visit in from the start
+        options = SolveOptions(time_limit=limit, workers=2, seed=0, anneal=anneal,
+                               portfolio=False)
+        deadline = time.monotonic() + limit
+        calls.clear()
+        with pytest.raises(_Stopped):
+            solve_module.solve_plan(p, el, options, deadline)
+        (stop, asked), = calls
+        end = solve_module.t_construct_end(deadline, options)
+        if lateness == "penalised" and anneal:
+            assert stop == end
+        else:
+            assert stop < end and stop <= asked + solve_module.RUIN_SHARE_COVERED * limit
+
+
 def test_the_solved_rota_moves_no_stop_further_towards_its_preferred_minute() -> None:
     """The solve ends by moving untied stops towards their clients' preferred minutes as far
     as neighbours, windows and shifts allow: polishing its rota again changes nothing.
