@@ -56,16 +56,19 @@ RUIN_SHARE = 0.5
 #: All cores, 30 s, seeds 0, 2, 4 summed, against 0.5: F1 -2.0%, E1 -1.9%, D1 -0.9%,
 #: G1 -0.6% (no run worse but D1 seed 4, +0.5%).
 RUIN_SHARE_COVERED = 0.75
-#: Its share for an annealing search (all cores) once every visit is in, where lateness is
-#: penalised: 1, so ruin and recreate anneals until the construction end (`t_construct_end`)
-#: and the neighbourhoods keep the last 0.15 of the limit. Why: with lateness in the
-#: objective CP-SAT's sub-models prove little (HHCRSP D10: 24 free visits unproved in 20 s,
-#: bound far off) and the last quarter found 0-3 gains of at most 0.2% (F1, F5, 60 s, seeds
-#: 0-3), while a longer annealing run ends better. One member, 60 s, objective against
-#: 0.75: F1 -1.2% (seeds 0-7, 5 of 8 better), F5 0.0% (5 of 8), F9 -1.5% (seeds 0-3, 4 of
-#: 4), G1 -0.8% (4 of 4), E4, E6, E9 -0.8% (seeds 0-1, 5 of 6). Where lateness is
-#: forbidden the neighbourhoods pay (planted c40 day: +1.8%, +2.7% with 0.9; session 33),
-#: and one worker keeps its step budgets (a share past `end` would leave them to the clock).
+#: Its share for an annealing search (all cores) of ANNEAL_MIN_VISITS visits or more once
+#: every visit is in, where lateness is penalised: 1, so ruin and recreate anneals until the
+#: construction end (`t_construct_end`) and the neighbourhoods keep the last 0.15 of the
+#: limit. Why: with lateness in the objective CP-SAT's sub-models prove little (HHCRSP D10:
+#: 24 free visits unproved in 20 s, bound far off) and the last quarter found 0-3 gains of
+#: at most 0.2% (F1, F5, 60 s, seeds 0-3), while a longer annealing run ends better. One
+#: member, 60 s, objective against 0.75: F1 -1.2% (seeds 0-7, 5 of 8 better), F5 0.0% (5
+#: of 8), F9 -1.5% (seeds 0-3, 4 of 4), G1 -0.8% (4 of 4); the bench (all cores, seeds
+#: 0-1) F1 -2.3%, -0.9%, F5 0.0%, -1.0%, F9 -0.1%, -1.3%. Not below ANNEAL_MIN_VISITS:
+#: E4, E6, E9 -0.8% one member (5 of 6 better), but the E bench at seed 0 moved E5 +3%,
+#: E4 +1.9%, E10 -2.5% (mean +0.3%). Where lateness is forbidden the neighbourhoods pay
+#: (planted c40 day: +1.8%, +2.7% with 0.9; session 33), and one worker keeps its step
+#: budgets (a share past `end` would leave them to the clock).
 RUIN_SHARE_ANNEALING_LATE = 1.0
 #: While visits are out, ruin and recreate runs in slices of this share of the limit, each
 #: followed by an ejection-pool burst of BURST_SLICE_SHARE of it (`_ruin_in_slices`).
@@ -499,7 +502,8 @@ def _local(p: CompiledProblem, el: Eligibility, plan: Plan, options: SolveOption
                                   (ruin_recreate, RUIN_SHARE, STEP_COST)):
         if phase is ruin_recreate and not has_uncovered(p, el, plan):
             fraction = RUIN_SHARE_ANNEALING_LATE if options.anneal and p.lateness_penalised \
-                and options.workers != 1 else RUIN_SHARE_COVERED
+                and len(p.visits) >= ANNEAL_MIN_VISITS and options.workers != 1 \
+                else RUIN_SHARE_COVERED
         elif phase is ruin_recreate and _few_out(p, el, plan):
             fraction = RUIN_SHARE_FEW_OUT
         share = fraction * options.time_limit

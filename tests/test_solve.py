@@ -656,10 +656,11 @@ class _Stopped(Exception):
 
 def test_an_annealing_search_with_lateness_penalised_runs_ruin_until_the_construction_end(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once every visit is in, an annealing search (all cores) where lateness is penalised
-    runs ruin and recreate until `t_construct_end`: CP-SAT's neighbourhoods prove little
-    under lateness (HHCRSP E-G). A descent, or lateness forbidden (the neighbourhoods pay
-    on planted days), keeps RUIN_SHARE_COVERED of the limit."""
+    """Once every visit is in, an annealing search (all cores) of ANNEAL_MIN_VISITS visits
+    or more where lateness is penalised runs ruin and recreate until `t_construct_end`:
+    CP-SAT's neighbourhoods prove little under lateness (HHCRSP F-G). A descent, lateness
+    forbidden (the neighbourhoods pay on planted days) or a smaller problem keeps
+    RUIN_SHARE_COVERED of the limit. (The size threshold is lowered to this problem's.)"""
     calls: list[tuple[float, float]] = []  # (the run's deadline, when it was asked)
 
     def spy(p: CompiledProblem, el: Any, plan: Plan, deadline: float, *args: Any,
@@ -670,7 +671,9 @@ def test_an_annealing_search_with_lateness_penalised_runs_ruin_until_the_constru
     monkeypatch.setattr(solve_module, "ruin_recreate", spy)
     limit = 20.0
     loose = [visit(f"v{i}", "x", "08:00", "12:00") for i in range(4)]
-    for lateness, anneal in (("penalised", True), ("penalised", False), ("forbidden", True)):
+    for lateness, anneal, least in (("penalised", True, 4), ("penalised", False, 4),
+                                    ("forbidden", True, 4), ("penalised", True, 5)):
+        monkeypatch.setattr(solve_module, "ANNEAL_MIN_VISITS", least)
         p = compile_problem(load_problem(problem([carer("c1")], [client("x")], loose,
                                                  lateness=lateness)))
         el = build_eligibility(p)
@@ -683,7 +686,7 @@ def test_an_annealing_search_with_lateness_penalised_runs_ruin_until_the_constru
             solve_module.solve_plan(p, el, options, deadline)
         (stop, asked), = calls
         end = solve_module.t_construct_end(deadline, options)
-        if lateness == "penalised" and anneal:
+        if lateness == "penalised" and anneal and least <= len(p.visits):
             assert stop == end
         else:
             assert stop < end and stop <= asked + solve_module.RUIN_SHARE_COVERED * limit
