@@ -122,8 +122,15 @@ def _hhcrsp_figures(spec: InstanceSpec, inst: Any, solution: Any, solver: str,
         "set_feasible": ev.feasible,
         "set_violation_examples": list(ev.violations[:3]),
         "bks": spec.bks,
-        "bks_ratio": round(cost / spec.bks, 4) if cost is not None and spec.bks else None,
+        "bks_ratio": _ratio(cost, spec.bks),
+        "bks_verified": spec.bks_verified,
+        "bks_verified_ratio": _ratio(cost, spec.bks_verified),
     }
+
+
+def _ratio(cost: float | None, known: float | None) -> float | None:
+    """Set cost over a best-known value, to 4 places; None when either is missing."""
+    return round(cost / known, 4) if cost is not None and known else None
 
 
 def _child(conn: Any, spec: InstanceSpec, solver: str, time_limit: float,

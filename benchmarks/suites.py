@@ -35,7 +35,9 @@ class InstanceSpec:
     generator: keyword arguments of `optimiser.generate.GeneratorOptions`;
     single_carer: drop every `follows` link too, so the instance is all
     single-carer visits with windows (what every peer models in full);
-    hhcrsp: path of a Mankowska instance file, with its code and best-known cost;
+    hhcrsp: path of a Mankowska instance file, with its code and best-known cost
+    (`bks`: the lowest published value; `bks_verified`: the cost of the best published
+    rota file, which the set's evaluator reproduces);
     planted: keyword arguments of `benchmarks.planted.planted` (an instance
     built around a hidden rota covering every visit).
     """
@@ -46,6 +48,7 @@ class InstanceSpec:
     hhcrsp: str | None = None
     code: str | None = None
     bks: float | None = None
+    bks_verified: float | None = None
     single_carer: bool = False
     planted: dict[str, Any] | None = None
 
@@ -126,7 +129,7 @@ def hhcrsp(data: Path | None, codes: list[str] | None) -> list[InstanceSpec]:
         except FileNotFoundError as exc:
             raise SuiteError(str(exc)) from exc
         specs.append(InstanceSpec(name=row.instance, suite="hhcrsp", hhcrsp=str(path), code=code,
-                                  bks=row.bks))
+                                  bks=row.bks, bks_verified=row.verified))
     return specs
 
 

@@ -194,3 +194,25 @@ def test_published_solutions_reproduce_their_cost(code: str) -> None:
     assert again.feasible
     assert ours - legs * 0.1 / 3 - 1e-6 <= again.cost <= ours + 1e-6
     assert again.cost == pytest.approx(known.verified, rel=1e-4)
+
+
+def test_a_bench_row_prices_the_rota_against_both_published_values(tmp_path: Path) -> None:
+    """`bks_ratio` is over the lowest published value, `bks_verified_ratio` over the cost of
+    the best published rota file; the row's rota passes the validator."""
+    from benchmarks import suites
+    from benchmarks.runner import RunOptions, measure
+
+    (tmp_path / "instances").mkdir()
+    (tmp_path / "instances" / "tiny.txt").write_text(TINY, encoding="utf-8")
+    (tmp_path / "bks.csv").write_text(
+        "instance,code,patients,bks_verified,bks_reported\ntiny,T1,3,12.5,8.0\n", encoding="utf-8")
+    spec, = suites.hhcrsp(tmp_path, ["T1"])
+    assert (spec.bks, spec.bks_verified) == (8.0, 12.5)
+    row = measure(spec, "carerota", 2.0, RunOptions(out=tmp_path / "out", workers=1))
+    assert row["valid"] and row["set_feasible"], row
+    cost = row["set_cost"]
+    assert cost is not None and cost <= 31 / 3 + 1e-6  # the hand-computed rota is one option
+    assert row["bks_ratio"] == round(cost / 8.0, 4)
+    assert row["bks_verified_ratio"] == round(cost / 12.5, 4)
+    assert row["bks_verified_ratio"] < 1 < row["bks_ratio"]
+    assert (tmp_path / "out" / "solutions" / "tiny.json").exists()
