@@ -29,8 +29,10 @@ from benchmarks.hhcrsp_convert import (
     to_problem,
     to_set_solution,
 )
+from benchmarks.runner import RunOptions, measure
 from benchmarks.scoring import score
 from benchmarks.suites import default_data
+from benchmarks.suites import hhcrsp as hhcrsp_specs
 from optimiser.domain.compiled import compile_problem
 from optimiser.validate import validate
 
@@ -199,14 +201,11 @@ def test_published_solutions_reproduce_their_cost(code: str) -> None:
 def test_a_bench_row_prices_the_rota_against_both_published_values(tmp_path: Path) -> None:
     """`bks_ratio` is over the lowest published value, `bks_verified_ratio` over the cost of
     the best published rota file; the row's rota passes the validator."""
-    from benchmarks import suites
-    from benchmarks.runner import RunOptions, measure
-
     (tmp_path / "instances").mkdir()
     (tmp_path / "instances" / "tiny.txt").write_text(TINY, encoding="utf-8")
     (tmp_path / "bks.csv").write_text(
         "instance,code,patients,bks_verified,bks_reported\ntiny,T1,3,12.5,8.0\n", encoding="utf-8")
-    spec, = suites.hhcrsp(tmp_path, ["T1"])
+    spec, = hhcrsp_specs(tmp_path, ["T1"])
     assert (spec.bks, spec.bks_verified) == (8.0, 12.5)
     row = measure(spec, "carerota", 2.0, RunOptions(out=tmp_path / "out", workers=1))
     assert row["valid"] and row["set_feasible"], row
