@@ -17,6 +17,7 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -427,12 +428,11 @@ def _route_hood(p: CompiledProblem, el: Eligibility, plan: Plan, rng: random.Ran
     size = rng.choice(ROUTE_HOOD_VEHICLES)
     chosen, free = [seed], set(plan.routes[seed])
     while len(chosen) < size:
-        linked = list(dict.fromkeys(k for v in free for q in (v, *_linked(p, v))
-                                    for k in carers_of.get(q, ()) if k not in chosen))
+        linked = _partner_vehicles(p, carers_of, free, chosen)
         others = [k for k in range(len(el.vehicles)) if k not in chosen and k not in linked
                   and plan.routes[k]]
         others.sort(key=lambda k: int(drive[rep[seed], rep[k]]) + 30 * rng.random())
-        own = [k for q in (focus, *_linked(p, focus)) for k in carers_of.get(q, ()) if k in linked]
+        own = _partner_vehicles(p, carers_of, (focus,), chosen)  # all in `linked`: focus is free
         pick = [*dict.fromkeys([*own, *rng.sample(linked, len(linked))]), *others]
         pick = [k for k in pick if len(free) + len(plan.routes[k]) <= 1.5 * max(state.free, 20)]
         if not pick:
@@ -593,19 +593,19 @@ def _close_links(p: CompiledProblem, plan: Plan, chosen: list[int], free: set[in
                  limit: int) -> None:
     """Add the vehicles holding the other half of free visits' links (the second carer of a
     double-up, a `follows` partner): otherwise those starts stay pinned and nothing moves."""
-    carers_of = plan.carers_of()
-    extra: list[int] = []
-    for v in list(free):
-        partners = [v, *_linked(p, v)]
-        for q in partners:
-            for k in carers_of.get(q, []):
-                if k not in chosen and k not in extra:
-                    extra.append(k)
-    for k in extra:
+    for k in _partner_vehicles(p, plan.carers_of(), free, chosen):
         if len(chosen) >= limit:
             break
         chosen.append(k)
         free.update(band_visits(k))
+
+
+def _partner_vehicles(p: CompiledProblem, carers_of: dict[int, list[int]], visits: Iterable[int],
+                      chosen: list[int]) -> list[int]:
+    """Vehicles not in `chosen` holding `visits` or their `follows` partners, in that order,
+    each once: the other carer of a double-up, a partner's carers."""
+    return list(dict.fromkeys(k for v in visits for q in (v, *_linked(p, v))
+                              for k in carers_of.get(q, ()) if k not in chosen))
 
 
 def _linked(p: CompiledProblem, v: int) -> tuple[int, ...]:
