@@ -11,7 +11,7 @@ cascade yields the spec's reason codes for visits nobody can take.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from optimiser.domain.compiled import CCarer, CompiledProblem, CShift, CVisit
 
@@ -182,3 +182,31 @@ def components(n: int, edges: Iterable[tuple[int, int]]) -> list[int]:
     for a, b in edges:
         parent[find(a)] = find(b)
     return [find(x) for x in range(n)]
+
+
+def reserved(p: CompiledProblem, el: Eligibility) -> Eligibility:
+    """Eligibility with each scarce carer (the only one some visit may have) taken off
+    every other visit that keeps enough carers without it: two for a double-up or a
+    synchronised half, one otherwise.
+
+    Why: construction is greedy in time order, so a carer nobody can stand in for gets
+    filled with visits others could take, and the visits only it can do run late (HHCRSP
+    D10: carer c0 alone holds the skill of 15 of 98 visits). Used for a construction only;
+    the search then has the full lists and trades the rest back where it pays."""
+    carers_of = [{el.vehicles[k].carer for k in ks} for ks in el.vehicles_of]
+    scarce = {next(iter(cs)) for cs in carers_of if len(cs) == 1}
+    if not scarce:
+        return el
+    halves = {i for v in p.visits if v.follows is not None and v.follows.synchronised
+              for i in (v.index, v.follows.pred)}
+    out = list(el.vehicles_of)
+    for v in p.visits:
+        cs = carers_of[v.index]
+        mine = cs & scarce
+        if not mine or len(cs) == 1:
+            continue
+        need = 2 if v.required == 2 or v.index in halves else 1
+        if len(cs - mine) >= need:
+            out[v.index] = tuple(k for k in out[v.index] if el.vehicles[k].carer not in mine)
+    return replace(el, vehicles_of=tuple(out))
+
