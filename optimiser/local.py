@@ -200,7 +200,7 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
         out.append(g)
     if not out and not first:
         return False
-    b.settle(touched)  # their late neighbours may start earlier now
+    touched |= b.settle(touched)  # their late neighbours may start earlier now
     rng.shuffle(out)
     order = rng.random()
     if order < ORDER_SHARE:  # earliest window first: routes rebuilt in time order
@@ -220,7 +220,7 @@ def _move_groups(p: CompiledProblem, el: Eligibility, b: Builder, chosen: list[t
         placed = _reinsert(p, el, b, out, before, touched, pairs_before, threshold)
     if placed:
         moved = [g for g in (*first, *out) if g[0] in b.plan.start]
-        b.settle(touched | {k for g in moved for k in b.vehicles_of_group(g)})
+        touched |= b.settle(touched | {k for g in moved for k in b.vehicles_of_group(g)}, tied=True)
         if not first and all(b.plan.routes[k] == before.routes[k] and all(
                 b.plan.start[v] == before.start[v] for v in before.routes[k]) for k in touched):
             return False  # all back where they were, neighbours unmoved: the same rota
