@@ -267,8 +267,8 @@ def member_options(p: CompiledProblem, own: SolveOptions, i: int) -> SolveOption
     Why odd searches only: reserving sends the search to another basin, much better where
     the scarce carer is the bottleneck and worse where it has room. One search, 60 s,
     HHCRSP D10 seeds 1-4 (with `Builder.settle`'s tied settling): 36,297 / 34,925 / 35,075
-    / 35,501 reserving against 36,625 / 36,942 / 35,778 / (seed 0) 35,653 not; D4 +2.8%
-    over seeds 0-3 (session 36: E1 +1.0% and +1.3%). Beside an unreserved search, the
+    / 35,501 reserving against 36,625 / 36,942 / 35,778 / (seed 0) 35,653 not; without it,
+    D4 +2.8% over seeds 0-3, E1 +0.5%, C2 0.0%. Beside an unreserved search, the
     best of the two loses little there."""
     anneal = own.anneal
     if not anneal and own.time_limit >= ANNEAL_MIN_SECONDS:
