@@ -203,9 +203,13 @@ class Builder:
         Why: a late stop tied to a partner on another route could not move, so taking a
         visit out of a congested route whose later stops all have partners (HHCRSP D10: the
         one carer with skill s0, 15 of whose 17 stops have a second service by another
-        carer) showed no gain. On one D10 rota, taking one stop out showed 11,876 minutes
-        of lateness where the routes allowed 9,413, and the move that leads to a 3% better
-        basin looked 1% worse."""
+        carer) showed little gain. On one D10 rota (36,213), taking that carer's stop p11
+        out left 11,876 minutes of lateness where the routes allowed 9,413. Moving p11 to
+        the other carer able to take it (and one of that carer's stops later) is 0.9%
+        cheaper with every route re-timed, and a search from there reached 35,169 (1.018 x
+        best-known) in 30 s; the search itself had never kept the move. One search, 60 s,
+        against before: D10 -1.0% over seeds 0-3 (35,653 at seed 0 against 36,213); over
+        seeds 0-1, D5 -0.7%, E1 +0.6%, and C2, D1, D4, E2, E5, F1, F5, G1 +0.2% summed."""
         p, start, routes, latest = self.p, self.plan.start, self.plan.routes, self.latest_minute
         if not any(start[v] > latest[v] and not self.movable(v) for k in vehicles
                    for v in routes[k]):
