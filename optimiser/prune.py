@@ -185,18 +185,22 @@ def components(n: int, edges: Iterable[tuple[int, int]]) -> list[int]:
 
 
 def reserved(p: CompiledProblem, el: Eligibility) -> Eligibility:
-    """Eligibility with each scarce carer (the only one some visit may have) taken off
-    every other visit that keeps enough carers without it: two for a double-up or a
+    """Eligibility with each scarce carer (the only one holding some visit's skills) taken
+    off every other visit that keeps enough carers without it: two for a double-up or a
     synchronised half, one otherwise.
 
     Why: construction is greedy in time order, so a carer nobody can stand in for gets
     filled with visits others could take, and the visits only it can do run late (HHCRSP
     D10: carer c0 alone holds the skill of 15 of 98 visits). Used for a construction only;
     the search then has the full lists and trades the rest back where it pays."""
-    carers_of = [{el.vehicles[k].carer for k in ks} for ks in el.vehicles_of]
-    scarce = {next(iter(cs)) for cs in carers_of if len(cs) == 1}
+    # Scarce by skills alone: a carer the only one eligible for a visit because of shifts,
+    # localities or exclusions (common over a week) is no specialist; reserving those on the
+    # planted week took 777 of 830 visits' lists and cost a visit of cover.
+    holders = {v.skills: {c.index for c in p.carers if v.skills <= c.skills} for v in p.visits}
+    scarce = {next(iter(cs)) for cs in holders.values() if len(cs) == 1}
     if not scarce:
         return el
+    carers_of = [{el.vehicles[k].carer for k in ks} for ks in el.vehicles_of]
     halves = {i for v in p.visits if v.follows is not None and v.follows.synchronised
               for i in (v.index, v.follows.pred)}
     out = list(el.vehicles_of)

@@ -63,3 +63,22 @@ def test_odd_portfolio_searches_reserve_and_still_return_a_valid_full_rota() -> 
     assert len(result.plan.start) == len(p.visits)
     assert validate(p, to_solution(p, el, result.plan, "feasible", 0.0, {})) == []
     assert score(p, el, result.plan).unassigned == 0
+
+
+def test_a_carer_alone_only_by_shift_is_no_specialist() -> None:
+    """Only a works into the evening, so only a may take the bed call: scarce by shift, not
+    by skills (common over a week); a stays on the morning call too."""
+    from optimiser import load_problem
+    from tests.test_solve import carer, client, problem, visit
+
+    late_shift = [{"start": "2026-11-30T07:00", "end": "2026-11-30T23:00"}]
+    doc = problem(
+        [carer("a", skills=["y"], shifts=late_shift), carer("b", skills=["y"])],
+        [client("k")],
+        [visit("bed", "k", "21:00", "21:30", 30, skills=["y"]),
+         visit("wash", "k", "08:00", "09:00", 30, skills=["y"])])
+    p = compile_problem(load_problem(doc))
+    el = build_eligibility(p)
+    assert len(el.vehicles_of[p.visit_index["bed"]]) == 1
+    assert len(el.vehicles_of[p.visit_index["wash"]]) == 2
+    assert reserved(p, el) == el
