@@ -213,4 +213,3 @@ def reserved(p: CompiledProblem, el: Eligibility) -> Eligibility:
         if len(cs - mine) >= need:
             out[v.index] = tuple(k for k in out[v.index] if el.vehicles[k].carer not in mine)
     return replace(el, vehicles_of=tuple(out))
-

@@ -256,8 +256,6 @@ def _portfolio(p: CompiledProblem, el: Eligibility, options: SolveOptions, deadl
     return min(zip(results, keys, strict=True), key=lambda rk: (not rk[0].optimal, rk[1]))[0]
 
 
-
-
 def member_options(p: CompiledProblem, own: SolveOptions, i: int) -> SolveOptions:
     """Options of the portfolio's i-th search (0: the caller's own): the next seed,
     annealing on a problem large enough, given time enough (from ANNEAL_LOW_VISITS visits
