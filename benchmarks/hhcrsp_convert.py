@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from benchmarks.hhcrsp import HhcrspInstance, parse_routes
+from optimiser.construct import earliest_times
 from optimiser.domain.compiled import CompiledProblem
 from optimiser.domain.documents import (
     Carer,
@@ -127,30 +128,6 @@ def to_problem(inst: HhcrspInstance, scale: int = SCALE, time_limit: float = 30)
                         distinct_carer=0, max_lateness_minute=1),
         time_limit_seconds=time_limit, seed=0,
     )
-
-
-# --- timing: earliest start times under difference constraints -----------------
-
-
-def earliest_times(
-    lower: Mapping[Any, float], edges: Sequence[tuple[Any, Any, float]]
-) -> dict[Any, float] | None:
-    """Least times with t >= lower and t[b] >= t[a] + w for every edge (a, b, w).
-
-    Bellman-Ford on longest paths. The least solution minimises every start at
-    once, hence every tardiness; None when the constraints contradict each other
-    (a positive cycle: e.g. a precedence gap the routes cannot honour).
-    """
-    t = dict(lower)
-    for _ in range(len(t) + 1):
-        changed = False
-        for a, b, w in edges:
-            if t[a] + w > t[b] + 1e-9:
-                t[b] = t[a] + w
-                changed = True
-        if not changed:
-            return t
-    return None
 
 
 def _double_edges(inst: HhcrspInstance, present: set[tuple[int, int]],

@@ -83,6 +83,8 @@ class Builder:
         # Visits tied to others only by `follows` gaps (not 0-0, not double-ups): insertion
         # may re-time them inside what their partners' current starts allow.
         self.gap_partners: dict[int, list[int]] = defaultdict(list)
+        # Each visit's partners by `follows` of either kind, either way round (`_settle_tied`).
+        ties: dict[int, list[int]] = defaultdict(list)
         for v in p.visits:
             if v.follows is not None and not v.follows.synchronised:
                 self.followers[v.follows.pred].append(v.index)
@@ -90,9 +92,6 @@ class Builder:
                 self.gap_partners[v.follows.pred].append(v.index)
             elif v.follows is not None:
                 self.partnered.add(v.follows.pred)
-        # Each visit's partners by `follows`, either way round (`_settle_tied`).
-        ties: dict[int, list[int]] = defaultdict(list)
-        for v in p.visits:
             if v.follows is not None:
                 ties[v.index].append(v.follows.pred)
                 ties[v.follows.pred].append(v.index)
@@ -246,29 +245,17 @@ class Builder:
             if f is not None and f.pred in low:
                 edges += [(start[f.pred], f.pred, v, f.lo), (start[v], v, f.pred, -f.hi)]
         edges.sort()
-        t = low
-        for _ in range(len(low) + 1):
-            changed = False
-            for _s, a, b, gap in edges:
-                if t[a] + gap > t[b]:
-                    t[b], changed = t[a] + gap, True
-            if not changed:
-                break
-        else:
+        least = earliest_times(low, [(a, b, gap) for _s, a, b, gap in edges])
+        if least is None:
             return None
         # Packed at their least starts, tied stops left insertion no room: ruin steps on D10
-        # that took out two stops and put them back ended 19-30% worse.
-        t = {v: min(start[v], max(m, latest[v])) for v, m in t.items()}
-        edges.reverse()
-        for _ in range(len(t) + 1):
-            changed = False
-            for _s, a, b, gap in edges:
-                if t[a] > t[b] - gap:
-                    t[a], changed = t[b] - gap, True
-            if not changed:
-                break
-        else:
+        # that took out two stops and put them back ended 19-30% worse. The latest starts
+        # are the least of the negated times, every edge turned round.
+        top = {v: -min(start[v], max(m, latest[v])) for v, m in least.items()}
+        latest_first = earliest_times(top, [(b, a, gap) for _s, a, b, gap in reversed(edges)])
+        if latest_first is None:
             return None
+        t = {v: -int(m) for v, m in latest_first.items()}
         moved = {v: m for v, m in t.items() if m != start[v]}
         if not moved:
             return set()
@@ -1218,6 +1205,29 @@ def objective_delta(p: CompiledProblem, el: Eligibility, b: Builder, before: Pla
         out += w.max_lateness_minute * (max_lateness(b.plan.start, b.latest_minute)
                                         - max_lateness(before.start, b.latest_minute))
     return out
+
+
+def earliest_times(
+    lower: Mapping[Any, float], edges: Sequence[tuple[Any, Any, float]]
+) -> dict[Any, float] | None:
+    """Least times with t >= lower and t[b] >= t[a] + w for every edge (a, b, w).
+
+    Bellman-Ford on longest paths. The least solution minimises every start at
+    once, hence every tardiness; None when the constraints contradict each other
+    (a positive cycle: e.g. a precedence gap the routes cannot honour). Edges in
+    roughly time order settle in few passes. Used by `Builder._settle_tied` (both
+    ways) and to re-time HHCRSP rotas in the set's float minutes.
+    """
+    t = dict(lower)
+    for _ in range(len(t) + 1):
+        changed = False
+        for a, b, w in edges:
+            if t[a] + w > t[b] + 1e-9:
+                t[b] = t[a] + w
+                changed = True
+        if not changed:
+            return t
+    return None
 
 
 def max_lateness(start: Mapping[int, int], latest: Sequence[int]) -> int:
