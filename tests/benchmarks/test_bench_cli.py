@@ -145,12 +145,15 @@ def test_over_seeds_groups_runs_and_counts_valid_ones_only(tmp_path: Path) -> No
 
 
 def test_over_seeds_on_hhcrsp_summarises_set_cost_and_bks_ratio() -> None:
-    rows = [_row(code="C1", seed=s, set_cost=c, bks=200.0, bks_ratio=round(c / 200.0, 4))
+    rows = [_row(code="C1", seed=s, set_cost=c, bks=200.0, bks_ratio=round(c / 200.0, 4),
+                 bks_verified=205.0)
             for s, c in ((0, 210.0), (1, 201.0), (2, 204.0))]
     rows.append(_row(code="C1", seed=3, set_cost=None, bks=200.0, bks_ratio=None))
     lines = over_seeds(rows)
-    assert lines[2] == "| instance | solver | limit s | runs | valid | set cost | vs BKS |"
-    assert "| C1 | carerota | 5 | 4 | 4 | 205.000 (201.000–210.000) | 1.025 (1.005–1.050) |" in lines
+    assert lines[2] == ("| instance | solver | limit s | runs | valid | set cost | vs BKS | "
+                        "vs verified |")
+    assert ("| C1 | carerota | 5 | 4 | 4 | 205.000 (201.000–210.000) | 1.025 (1.005–1.050) | "
+            "1.000 (0.980–1.024) |") in lines
 
 
 def test_report_ratios_and_interrupted_run(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from benchmarks.hhcrsp_convert import (
     to_problem,
     to_set_solution,
 )
+from benchmarks.report import write_report
 from benchmarks.runner import RunOptions, measure
 from benchmarks.scoring import score
 from benchmarks.suites import default_data
@@ -215,3 +216,10 @@ def test_a_bench_row_prices_the_rota_against_both_published_values(tmp_path: Pat
     assert row["bks_verified_ratio"] == round(cost / 12.5, 4)
     assert row["bks_verified_ratio"] < 1 < row["bks_ratio"]
     assert (tmp_path / "out" / "solutions" / "tiny.json").exists()
+    # report.md shows both ratios, per row and as means.
+    listed = {"instance": "tiny", "solver": "carerota", "time_limit": 2.0, "seed": 0, **row}
+    text = write_report([listed], tmp_path / "out", {"suite": "hhcrsp"}).read_text()
+    rows_head = next(line for line in text.splitlines() if line.startswith("| instance"))
+    assert rows_head.endswith("| set cost | BKS | vs BKS | vs verified | valid | wall s | peak MB |")
+    assert f"| {cost / 8.0:.3f} | {cost / 12.5:.3f} | yes |" in text
+    assert f"| {row['bks_ratio']:.3f} | {row['bks_verified_ratio']:.3f} |\n" in text  # summary
