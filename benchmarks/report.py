@@ -80,16 +80,14 @@ def _care_percent(row: Row) -> float | None:
     return 100 * row["care_minutes_covered"] / total if total else None
 
 
-def _vs_bks(row: Row) -> float | None:
-    """The set cost over the best-known value, unrounded (`bks_ratio` is rounded to 4 places)."""
-    return row["set_cost"] / row["bks"] if row.get("set_cost") is not None and row.get("bks") else None
-
-
-def _vs_verified(row: Row) -> float | None:
-    """The set cost over the cost of the best published rota the evaluator reproduces."""
-    if row.get("set_cost") is None or not row.get("bks_verified"):
-        return None
-    return row["set_cost"] / row["bks_verified"]
+def _cost_over(key: str) -> Callable[[Row], float | None]:
+    """A row's set cost over its `key` value (`bks` or `bks_verified`), unrounded (the rows'
+    own `bks_ratio` and `bks_verified_ratio` are rounded to 4 places)."""
+    def ratio(row: Row) -> float | None:
+        if row.get("set_cost") is None or not row.get(key):
+            return None
+        return float(row["set_cost"] / row[key])
+    return ratio
 
 
 def _run_of(row: Row, several_seeds: bool) -> list[Any]:
@@ -163,8 +161,8 @@ GENERATED_FIGURES: tuple[Figure, ...] = (
 )
 HHCRSP_FIGURES: tuple[Figure, ...] = (
     ("set cost", lambda r: r.get("set_cost"), 3),
-    ("vs BKS", _vs_bks, 3),
-    ("vs verified", _vs_verified, 3),
+    ("vs BKS", _cost_over("bks"), 3),
+    ("vs verified", _cost_over("bks_verified"), 3),
 )
 
 
