@@ -213,10 +213,7 @@ class Builder:
         if not any(start[v] > latest[v] and not self.movable(v) for k in vehicles
                    for v in routes[k]):
             return None
-        where: dict[int, list[int]] = defaultdict(list)
-        for k, route in enumerate(routes):
-            for v in route:
-                where[v].append(k)
+        where = self.plan.carers_of()
         linked, todo = set(vehicles), list(vehicles)
         while todo:
             for v in routes[todo.pop()]:
